@@ -1,0 +1,40 @@
+/**
+ * The one table of Conclave's typed error codes. Every failure a caller can act on has a code here;
+ * `src/api/` maps each code to a gRPC status exactly once. Never throw strings.
+ */
+export const ErrorCode = {
+  /** A proposal was dropped: this replica is not the leader, or no leader is known. */
+  NOT_LEADER: 'NOT_LEADER',
+  /** A proposal was dropped because the uncommitted log already holds too many bytes. */
+  PROPOSAL_BACKPRESSURE: 'PROPOSAL_BACKPRESSURE',
+  /** A proposal was dropped because a leadership transfer is in progress. */
+  LEADER_TRANSFERRING: 'LEADER_TRANSFERRING',
+  /** A membership change was refused (one already pending, unknown member, would leave no voters). */
+  BAD_MEMBERSHIP_CHANGE: 'BAD_MEMBERSHIP_CHANGE',
+  /** A value exceeded a limit in `limits.ts`. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** The requested log range has been compacted into a snapshot. */
+  COMPACTED: 'COMPACTED',
+  /** The requested log range is not available yet. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** The caller's input was malformed. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class ConclaveError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(`${code}: ${message}`);
+    this.name = 'ConclaveError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isConclaveError(err: unknown, code?: ErrorCode): err is ConclaveError {
+  return err instanceof ConclaveError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,137 @@
+/**
+ * Safety properties checked after every step of a simulation. Each check is incremental, so the
+ * simulator can afford to run it constantly:
+ *  - election safety: at most one leader per term;
+ *  - log matching: entries with the same index and term have the same content and predecessor term;
+ *  - leader completeness / state machine safety: a committed index never changes content, and a new
+ *    leader holds every committed entry;
+ *  - identical application: every replica applies the same entry at each index and reaches the same
+ *    state digest;
+ *  - monotonicity: a node's term never decreases (across restarts), its commit never decreases while up.
+ */
+import type { Entry, NodeId, Ready } from '../../src/raft/index.js';
+import { Role } from '../../src/raft/index.js';
+import type { SimNode } from './sim-node.js';
+import { fnv1a } from './state-machine.js';
+
+export class InvariantViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvariantViolation';
+  }
+}
+
+interface EntryRecord {
+  readonly digest: number;
+  readonly prevTerm: number | undefined;
+}
+
+export function entryDigest(e: Entry): number {
+  return fnv1a(e.data, (e.term * 2654435761 + e.type) >>> 0);
+}
+
+export class InvariantChecker {
+  readonly #leaders = new Map<number, NodeId>();
+  readonly #entries = new Map<string, EntryRecord>();
+  readonly #committed = new Map<number, number>();
+  #maxCommitted = 0;
+  readonly #applied = new Map<number, { digest: number; state: number }>();
+  readonly #lastTerm = new Map<NodeId, number>();
+  readonly #lastCommit = new Map<NodeId, number>();
+  #lastLeaderCheck = new Map<NodeId, number>();
+  checks = 0;
+
+  fail(message: string): never {
+    throw new InvariantViolation(message);
+  }
+
+  /** A node restarted: its commit index may legitimately restart lower (it is persisted lazily). */
+  onRestart(id: NodeId): void {
+    this.#lastCommit.delete(id);
+    this.#lastLeaderCheck.delete(id);
+  }
+
+  onPersist(node: SimNode, rd: Ready): void {
+    const raft = node.node?.raft;
+    if (!raft) return;
+    for (const e of rd.entries) {
+      const key = `${e.index}/${e.term}`;
+      const prevTerm = e.index > 1 ? raft.log.term(e.index - 1) : 0;
+      const digest = entryDigest(e);
+      const seen = this.#entries.get(key);
+      if (!seen) {
+        this.#entries.set(key, { digest, prevTerm });
+        continue;
+      }
+      if (seen.digest !== digest) this.fail(`log matching: node ${node.id} holds a different entry at ${key}`);
+      if (seen.prevTerm !== undefined && prevTerm !== undefined && seen.prevTerm !== prevTerm) {
+        this.fail(`log matching: node ${node.id} has term ${prevTerm} before ${key}, another node had ${seen.prevTerm}`);
+      }
+    }
+  }
+
+  onApplied(node: SimNode, e: Entry, stateDigest: number): void {
+    const seen = this.#applied.get(e.index);
+    const digest = entryDigest(e);
+    if (!seen) {
+      this.#applied.set(e.index, { digest, state: stateDigest });
+      return;
+    }
+    if (seen.digest !== digest) this.fail(`state machine safety: node ${node.id} applied a different entry at index ${e.index}`);
+    if (seen.state !== stateDigest) this.fail(`replica divergence: node ${node.id} reached a different state after index ${e.index}`);
+  }
+
+  afterStep(node: SimNode): void {
+    const raft = node.node?.raft;
+    if (!raft) return;
+    this.checks++;
+    const id = node.id;
+    // Term never decreases, even across a restart (it is part of the hard state).
+    const lastTerm = this.#lastTerm.get(id) ?? 0;
+    if (raft.term < lastTerm) this.fail(`node ${id}: term went back from ${lastTerm} to ${raft.term}`);
+    this.#lastTerm.set(id, raft.term);
+    const lastCommit = this.#lastCommit.get(id) ?? 0;
+    if (raft.log.committed < lastCommit) this.fail(`node ${id}: commit went back from ${lastCommit} to ${raft.log.committed}`);
+    // Record and compare what this node considers committed.
+    for (let i = Math.max(lastCommit + 1, raft.log.firstIndex()); i <= raft.log.committed; i++) {
+      const t = raft.log.term(i);
+      if (t === undefined) continue;
+      const entries = raft.log.slice(i, i + 1, Number.MAX_SAFE_INTEGER);
+      const digest = entryDigest(entries[0] as Entry);
+      const known = this.#committed.get(i);
+      if (known === undefined) this.#committed.set(i, digest);
+      else if (known !== digest) this.fail(`committed entry changed: node ${id} has a different entry at committed index ${i}`);
+    }
+    this.#maxCommitted = Math.max(this.#maxCommitted, raft.log.committed);
+    this.#lastCommit.set(id, raft.log.committed);
+
+    if (raft.role === Role.Leader) {
+      const other = this.#leaders.get(raft.term);
+      if (other !== undefined && other !== id) this.fail(`election safety: nodes ${other} and ${id} both lead term ${raft.term}`);
+      this.#leaders.set(raft.term, id);
+      if (this.#lastLeaderCheck.get(id) !== raft.term) {
+        this.#lastLeaderCheck.set(id, raft.term);
+        this.#checkLeaderCompleteness(node);
+      }
+    }
+  }
+
+  /** A new leader's log must contain every entry committed so far. */
+  #checkLeaderCompleteness(node: SimNode): void {
+    const raft = node.node?.raft;
+    if (!raft) return;
+    if (raft.log.lastIndex() < this.#maxCommitted) {
+      this.fail(`leader completeness: node ${node.id} leads term ${raft.term} with last index ${raft.log.lastIndex()} < committed ${this.#maxCommitted}`);
+    }
+    for (let i = Math.max(raft.log.firstIndex(), this.#maxCommitted - 50); i <= this.#maxCommitted; i++) {
+      const known = this.#committed.get(i);
+      if (known === undefined || raft.log.term(i) === undefined) continue;
+      const digest = entryDigest(raft.log.slice(i, i + 1, Number.MAX_SAFE_INTEGER)[0] as Entry);
+      if (digest !== known) this.fail(`leader completeness: node ${node.id} (term ${raft.term}) lacks committed entry ${i}`);
+    }
+  }
+
+  maxCommitted(): number {
+    return this.#maxCommitted;
+  }
+}
