@@ -87,14 +87,16 @@ export class Replicator {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) {
+    const updated = pr.maybeUpdate(m.index);
+    if (pr.state === ProgressState.Snapshot) {
+      // The follower holds the snapshot's index (installed, or already had it): stream from there.
+      if (pr.match < (pr.pendingSnapshot?.meta.index ?? 0)) return;
+      pr.becomeReplicate();
+    } else if (!updated) {
       if (pr.state === ProgressState.Replicate) pr.inflights.freeLE(m.index);
       return;
-    }
-    if (pr.state === ProgressState.Probe) pr.becomeReplicate();
-    else if (pr.state === ProgressState.Snapshot) {
-      if (pr.match + 1 >= r.log.firstIndex()) pr.becomeReplicate();
-    } else pr.inflights.freeLE(m.index);
+    } else if (pr.state === ProgressState.Probe) pr.becomeReplicate();
+    else pr.inflights.freeLE(m.index);
 
     if (r.maybeCommit()) r.appendPending = true;
     else if (wasPaused) this.sendAppend(m.from, pr, false);

@@ -44,6 +44,11 @@ export class SimNetwork {
     }
   }
 
+  /** Deliver `m` again at `at` (its receiver was paused). */
+  defer(m: Message, at: number): void {
+    this.#queue.push({ deliverAt: at, seq: this.#seq++, message: m });
+  }
+
   /** Messages due by `now`, in (time, send order); blocked ones are dropped at delivery time. */
   due(now: number): Message[] {
     if (this.#queue.length === 0) return [];

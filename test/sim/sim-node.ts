@@ -32,6 +32,9 @@ export interface SimNodeOptions {
   readonly snapshotKeepEntries: number;
   readonly snapshotChunkBytes: number;
   readonly diskDelayTicksMax: number;
+  readonly appendBytesMax: number;
+  /** This node's clock runs slow: it ticks once every `tickEvery` simulated ticks (clock drift). */
+  readonly tickEvery: number;
   readonly raftMutations: ReadonlySet<RaftMutation>;
   readonly shellMutations: ReadonlySet<ShellMutation>;
 }
@@ -62,6 +65,8 @@ export class SimNode {
   /** Reads waiting for the state machine to reach their index: context → {index, key}. */
   #reads = new Map<number, { index: number | undefined; key: string }>();
   crashes = 0;
+  /** A process pause (GC, SIGSTOP): no ticks, no messages, no disk completions until then. */
+  pausedUntil = 0;
 
   constructor(opts: SimNodeOptions, hooks: SimNodeHooks) {
     this.id = opts.id;
@@ -96,7 +101,7 @@ export class SimNode {
       preVote: true,
       checkQuorum: true,
       disableProposalForwarding: true,
-      limits: { snapshotChunkBytesMax: this.#opts.snapshotChunkBytes, appendMessageBytesMax: 4096, inflightMessagesMax: 8 },
+      limits: { snapshotChunkBytesMax: this.#opts.snapshotChunkBytes, appendMessageBytesMax: this.#opts.appendBytesMax, inflightMessagesMax: 8 },
       mutations: this.#opts.raftMutations,
     });
     this.#write = undefined;
@@ -120,8 +125,12 @@ export class SimNode {
     this.#reads.clear();
   }
 
+  isPaused(now: number): boolean {
+    return now < this.pausedUntil;
+  }
+
   tick(now: number): void {
-    if (!this.node) return;
+    if (!this.node || this.isPaused(now) || now % this.#opts.tickEvery !== 0) return;
     this.node.tick();
     this.#hooks.onAfterStep(this);
     this.process(now);
@@ -136,14 +145,14 @@ export class SimNode {
 
   /** Propose a client write. Throws NOT_LEADER etc. */
   propose(now: number, cmd: KvCommand): void {
-    if (!this.node) throw new ConclaveError(ErrorCode.UNAVAILABLE, `node ${this.id} is down`);
+    if (!this.node || this.isPaused(now)) throw new ConclaveError(ErrorCode.UNAVAILABLE, `node ${this.id} is down`);
     this.node.propose(this.sm.encode(cmd));
     this.process(now);
   }
 
   /** Start a linearizable read of `key`; the answer comes through onReadResult. */
   read(now: number, context: number, key: string): void {
-    if (!this.node) throw new ConclaveError(ErrorCode.UNAVAILABLE, `node ${this.id} is down`);
+    if (!this.node || this.isPaused(now)) throw new ConclaveError(ErrorCode.UNAVAILABLE, `node ${this.id} is down`);
     this.node.readIndex(context);
     this.#reads.set(context, { index: undefined, key });
     this.process(now);
@@ -169,6 +178,7 @@ export class SimNode {
 
   /** Called every tick: finish a disk write whose time has come. */
   pollDisk(now: number): void {
+    if (this.isPaused(now)) return;
     if (this.#write && this.#write.completesAt <= now) this.#completeWrite(now);
   }
 

@@ -5,7 +5,7 @@
  * snapshots) and then a healed phase in which the cluster must make progress within a bound.
  * Invariants are checked after every step; the client history is checked for linearizability.
  */
-import { ConclaveError, isConclaveError } from '../../src/common/errors.js';
+import { ConclaveError } from '../../src/common/errors.js';
 import { type Rng, SeededRng } from '../../src/common/rng.js';
 import {
   ConfChangeType,
@@ -69,6 +69,10 @@ interface Scenario {
   readonly snapshotEvery: number;
   readonly snapshotKeepEntries: number;
   readonly snapshotChunkBytes: number;
+  readonly appendBytesMax: number;
+  readonly pauseRate: number;
+  /** Per node (by position): ticks once every N ticks. */
+  readonly tickEvery: readonly number[];
   readonly clients: number;
   readonly keys: number;
 }
@@ -88,6 +92,9 @@ function scenarioFrom(rng: Rng, opts: SimOptions): Scenario {
     snapshotEvery: rng.int(3, 40),
     snapshotKeepEntries: rng.int(0, 5),
     snapshotChunkBytes: rng.pick([16, 64, 256]),
+    appendBytesMax: rng.pick([256, 1024, 4096]),
+    pauseRate: rng.pick([0, 0.003, 0.01]),
+    tickEvery: Array.from({ length: 16 }, () => (rng.chance(0.15) ? rng.int(2, 3) : 1)),
     clients: rng.int(2, 5),
     keys: rng.int(1, 3),
   };
@@ -144,6 +151,8 @@ export class Simulation {
         snapshotKeepEntries: s.snapshotKeepEntries,
         snapshotChunkBytes: s.snapshotChunkBytes,
         diskDelayTicksMax: s.diskDelayTicksMax,
+        appendBytesMax: s.appendBytesMax,
+        tickEvery: s.tickEvery[(id - 1) % s.tickEvery.length] as number,
         raftMutations: new Set(this.#opts.raftMutations ?? []),
         shellMutations: new Set(this.#opts.shellMutations ?? []),
       },
@@ -210,9 +219,16 @@ export class Simulation {
   /** One tick: deliver due messages, finish disk writes, tick every node, inject faults, run clients. */
   #tick(faults: boolean): void {
     this.#now++;
+    // Clients first: a node that wakes from a pause may serve a request before it reads its peers' messages.
+    this.#workload.tick(this.#now, this.nodes);
     for (const m of this.#net.due(this.#now)) {
+      const to = this.nodes.get(m.to);
+      if (to?.isPaused(this.#now)) {
+        this.#net.defer(m, to.pausedUntil);
+        continue;
+      }
       if (this.#opts.traceMessages) this.#log(`deliver ${describeMessage(m)}`);
-      this.nodes.get(m.to)?.receive(this.#now, m);
+      to?.receive(this.#now, m);
     }
     for (const n of this.nodes.values()) n.pollDisk(this.#now);
     for (const n of this.nodes.values()) n.tick(this.#now);
@@ -225,14 +241,13 @@ export class Simulation {
       this.#log('network healed');
     }
     if (faults) this.#injectFaults();
-    this.#workload.tick(this.#now, this.nodes);
   }
 
   #restart(id: NodeId): void {
     this.#restartAt.delete(id);
     const node = this.nodes.get(id);
     if (!node || node.alive || this.#removed.has(id)) return;
-    this.#checker.onRestart(id);
+    this.#checker.onRestart(id, node.disk.hardState().term);
     node.start();
     this.#log(`node ${id} restarted (disk: snapshot ${node.disk.snapshot().meta.index}, last ${node.disk.lastIndex()}, term ${node.disk.hardState().term})`);
     this.#afterStep(node);
@@ -248,13 +263,21 @@ export class Simulation {
     if (rng.chance(s.crashRate)) {
       const alive = [...this.nodes.values()].filter((n) => n.alive);
       // Keep at least a bare quorum's worth of nodes running most of the time.
-      if (alive.length > Math.floor(s.nodes / 2) + 1 || rng.chance(0.1)) {
+      if (alive.length > 0 && (alive.length > Math.floor(s.nodes / 2) + 1 || rng.chance(0.1))) {
         const victim = rng.chance(0.3) ? (this.leader() ?? rng.pick(alive)) : rng.pick(alive);
         victim.crash(this.#now);
         this.#workload.onCrash(victim.id);
         this.#stats.crashes++;
         this.#restartAt.set(victim.id, this.#now + rng.int(5, 80));
         this.#log(`node ${victim.id} crashed`);
+      }
+    }
+    if (rng.chance(s.pauseRate)) {
+      const alive = [...this.nodes.values()].filter((n) => n.alive && !n.isPaused(this.#now));
+      if (alive.length > 0) {
+        const victim = rng.chance(0.5) ? (this.leader() ?? rng.pick(alive)) : rng.pick(alive);
+        victim.pausedUntil = this.#now + rng.int(5, 8 * ELECTION_TICKS);
+        this.#log(`node ${victim.id} paused until t=${victim.pausedUntil}`);
       }
     }
     if (this.#healAt < 0 && rng.chance(s.partitionRate)) this.#partition(rng);
@@ -333,6 +356,7 @@ export class Simulation {
     this.#healAt = -1;
     this.#net.faults = { dropRate: 0, duplicateRate: 0, delayTicksMax: 2 };
     for (const id of [...this.#restartAt.keys()]) this.#restart(id);
+    for (const n of this.nodes.values()) n.pausedUntil = Math.min(n.pausedUntil, this.#now);
     this.#log('faults stop: network healed, all nodes up');
   }
 
@@ -376,9 +400,9 @@ export class Simulation {
         violation = `linearizability: ${result.failure?.explanation ?? 'illegal history'}`;
       }
     } catch (err: unknown) {
-      if (err instanceof InvariantViolation || isConclaveError(err) || err instanceof Error) {
-        violation = err instanceof InvariantViolation ? err.message : `crash: ${err.stack ?? err.message}`;
-      } else throw err;
+      if (err instanceof InvariantViolation) violation = err.message;
+      else if (err instanceof Error) violation = `crash: ${err.stack ?? err.message}`;
+      else throw err;
     }
     if (violation) this.#log(`VIOLATION ${violation}`);
     return {
