@@ -13,8 +13,20 @@ import type { NodeId } from './types.js';
  * - `vote-without-log-check`: grant votes without the §5.4.1 up-to-date check.
  * - `commit-old-term-by-count`: commit entries of older terms by counting replicas (§5.4.2).
  * - `read-without-quorum`: answer read-index requests without confirming leadership.
+ * - `vote-twice-in-term`: grant a vote to a second candidate in a term already voted in.
  */
-export type RaftMutation = 'vote-without-log-check' | 'commit-old-term-by-count' | 'read-without-quorum';
+export type RaftMutation =
+  | 'vote-without-log-check'
+  | 'commit-old-term-by-count'
+  | 'read-without-quorum'
+  | 'vote-twice-in-term';
+
+export const RAFT_MUTATIONS: readonly RaftMutation[] = [
+  'vote-without-log-check',
+  'commit-old-term-by-count',
+  'read-without-quorum',
+  'vote-twice-in-term',
+];
 
 export interface RaftConfig {
   readonly id: NodeId;

@@ -261,7 +261,8 @@ export class Raft {
     const canVote =
       this.vote === m.from ||
       (this.vote === NONE && this.lead === NONE) ||
-      (preVote && m.term > this.term);
+      (preVote && m.term > this.term) ||
+      (this.cfg.mutations.has('vote-twice-in-term') && this.lead === NONE);
     const upToDate = this.cfg.mutations.has('vote-without-log-check') || this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0);
     const responseType = preVote ? MT.PreVoteResponse : MT.VoteResponse;
     if (canVote && upToDate) {

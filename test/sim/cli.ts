@@ -4,11 +4,11 @@
  * Runs N seeds starting at S (default: a seed from the time, printed), or exactly one seed with
  * --seed alone. A failing seed prints its trace tail and the one command that replays it.
  */
-import { type RaftMutation } from '../../src/raft/index.js';
+import { RAFT_MUTATIONS, type RaftMutation } from '../../src/raft/index.js';
+import { replayCommand } from './replay.js';
 import type { ShellMutation } from './sim-node.js';
-import { type SimOptions, type SimResult, runSimulation } from './simulation.js';
+import { type SimOptions, runSimulation } from './simulation.js';
 
-const RAFT_MUTATIONS: readonly RaftMutation[] = ['vote-without-log-check', 'commit-old-term-by-count', 'read-without-quorum'];
 const SHELL_MUTATIONS: readonly ShellMutation[] = ['ack-before-persist'];
 
 interface CliArgs {
@@ -72,14 +72,6 @@ function parse(argv: readonly string[]): CliArgs {
   return args;
 }
 
-export function replayCommand(result: SimResult, opts: SimOptions): string {
-  const parts = ['npm run sim --', `--seed ${result.seed}`];
-  if (opts.nodes) parts.push(`--nodes ${opts.nodes}`);
-  if (opts.steps !== undefined) parts.push(`--steps ${opts.steps}`);
-  for (const m of [...(opts.raftMutations ?? []), ...(opts.shellMutations ?? [])]) parts.push(`--mutation ${m}`);
-  return parts.join(' ');
-}
-
 function main(): void {
   const args = parse(process.argv.slice(2));
   const single = args.seeds === undefined && args.seed !== undefined;
@@ -112,7 +104,7 @@ function main(): void {
     if (!result.ok) {
       failed++;
       if (!single && !args.verbose) for (const line of result.trace.slice(-30)) process.stdout.write(`  ${line}\n`);
-      process.stdout.write(`seed ${seed} FAILED: ${result.violation}\n  replay: ${replayCommand(result, opts)}\n`);
+      process.stdout.write(`seed ${seed} FAILED: ${result.violation}\n  replay: ${replayCommand(result.seed, opts)}\n`);
     }
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
