@@ -17,6 +17,8 @@ export const ErrorCode = {
   COMPACTED: 'COMPACTED',
   /** The requested log range is not available yet. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /** Durable data failed its checksum or is inconsistent; the replica refuses to start rather than guess. */
+  CORRUPTED: 'CORRUPTED',
   /** The caller's input was malformed. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
 } as const;
