@@ -284,6 +284,7 @@ describe('check-quorum and leader leases', () => {
     c.isolate(1);
     c.isolate(2);
     for (let i = 0; i < ET; i++) c.node(2).tick(); // silence, but not long enough to campaign itself
+    expect(c.role(2)).toBe(Role.Follower);
     c.node(2).step({ type: MT.Vote, from: 3, to: 2, term: t + 1, index: last, logTerm: t });
     c.process(2);
     expect(c.term(2)).toBe(t + 1);
