@@ -432,8 +432,9 @@ export class Raft {
         if (this.lead !== NONE) this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MT.TimeoutNow:
-        // Leadership transfer: campaign at once, skipping pre-vote and the voters' leases.
-        this.campaign('transfer');
+        // Leadership transfer: campaign at once, skipping pre-vote and the voters' leases — unless a
+        // committed membership change is still to be applied here (our view of the voters is stale).
+        if (!this.#hasUnappliedConfChange()) this.campaign('transfer');
         return;
       case MT.ReadIndexResponse:
         this.readStates.push({ index: m.index ?? 0, context: m.context ?? 0 });
@@ -487,8 +488,11 @@ export class Raft {
     }
     const snap = outcome.snapshot;
     if (this.log.matchTerm(snap.meta.index, snap.meta.term)) {
-      // We already have the entries it covers: just fast-forward the commit index.
+      // We already have the entries it covers: fast-forward the commit index and report a match at
+      // the snapshot's index only — entries after it may still conflict with the leader's.
       this.log.commitTo(snap.meta.index);
+      this.send({ type: MT.AppendResponse, from: this.id, to: m.from, term: this.term, index: snap.meta.index });
+      return;
     } else {
       this.log.restore(snap);
       this.conf = snap.meta.conf;

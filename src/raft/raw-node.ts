@@ -92,7 +92,11 @@ export class RawNode {
     this.raft.step(m);
   }
 
-  /** Propose one entry. Returns its index on the leader; throws NOT_LEADER (with a hint) elsewhere. */
+  /**
+   * Propose one entry. On the leader, returns its index. On a follower, forwards it to the leader
+   * and returns 0 (the outcome is learned when it is applied), or, with `disableProposalForwarding`
+   * or no known leader, throws NOT_LEADER with the leader hint.
+   */
   propose(data: Uint8Array): number {
     return this.raft.propose([{ type: EntryType.Normal, data }]);
   }
@@ -166,7 +170,10 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEntries(APPLY_BATCH_BYTES_MAX),
       messages: r.msgs,
       messagesAfterPersist: r.msgsAfterPersist,
-      mustSync: entries.length > 0 || (hardChanged && (hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote)),
+      mustSync:
+        entries.length > 0 ||
+        r.log.unstable.snapshot !== undefined ||
+        (hardChanged && (hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote)),
     };
     r.msgs = [];
     r.msgsAfterPersist = [];

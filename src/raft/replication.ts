@@ -99,7 +99,8 @@ export class Replicator {
     else pr.inflights.freeLE(m.index);
 
     if (r.maybeCommit()) r.appendPending = true;
-    else if (wasPaused) this.sendAppend(m.from, pr, false);
+    // It was paused (a probe outstanding) and missed the last broadcast: bring it the commit index.
+    else if (wasPaused) this.sendAppend(m.from, pr, true);
     // Keep streaming what is left while the window allows.
     while (this.sendAppend(m.from, pr, false)) {
       /* sent one more */

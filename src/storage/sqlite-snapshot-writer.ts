@@ -28,9 +28,11 @@ import {
 
 export interface SnapshotWriter {
   /**
-   * Queues rows for `table`. Resolves once the worker has accepted the batch, keeping at most
-   * `QUEUED_BATCHES_MAX` batches queued (backpressure). After a rejected write the writer can only
-   * be aborted.
+   * Queues rows for `table`. The rows are packed in pieces sized to take about
+   * `PIECE_PACK_MS_TARGET` each, with a turn of the event loop between pieces; the promise resolves
+   * once the worker has accepted the rows, with at most `QUEUED_PIECES_MAX` pieces
+   * (`QUEUED_BYTES_MAX` bytes) still queued (backpressure). The caller may reuse or mutate the rows
+   * as soon as it resolves. After a rejected write the writer can only be aborted.
    */
   write(table: string, rows: readonly SnapshotRow[]): Promise<void>;
   /** Writes meta, closes the db, fsyncs the file, renames temp → final, fsyncs the directory. */
@@ -39,12 +41,19 @@ export interface SnapshotWriter {
   abort(): Promise<void>;
 }
 
-/** Batches the worker may hold beyond the one it is inserting. */
-export const QUEUED_BATCHES_MAX = 2;
-/** A `write()` with more rows is split, so that packing one piece stays well under a millisecond or so. */
-const PIECE_ROWS_MAX = 2048;
-/** A piece is also cut when it reaches this size. */
-const PIECE_BYTES_MAX = 4 * 1024 * 1024;
+/** Packed pieces queued for the worker at most; `write()` waits for acknowledgements past this... */
+export const QUEUED_PIECES_MAX = 4;
+/** ...and at most this many packed bytes. */
+export const QUEUED_BYTES_MAX = 8 * 1024 * 1024;
+/**
+ * Main-thread time budget for packing one piece. Pieces start small (the packing code is cold, so
+ * the first rows are slow) and grow or shrink to this budget; `PIECE_ROWS_*` bound them.
+ */
+const PIECE_PACK_MS_TARGET = 1;
+const PIECE_ROWS_MIN = 64;
+const PIECE_ROWS_MAX = 8192;
+/** A piece is also cut when it reaches this size (rows with large blobs). */
+const PIECE_BYTES_MAX = 1024 * 1024;
 /** SQLite page cache for the build, in KiB: random-order primary keys stay in memory. */
 const BUILD_CACHE_KIB = 64 * 1024;
 
@@ -201,12 +210,12 @@ class BatchPacker {
   #pos = 0;
 
   /**
-   * Packs rows from `from` on, stopping after `PIECE_ROWS_MAX` rows or `PIECE_BYTES_MAX` bytes;
+   * Packs rows from `from` on, stopping after `maxRows` rows or `PIECE_BYTES_MAX` bytes;
    * throws INVALID_ARGUMENT on a malformed row (nothing of that piece is sent).
    */
-  pack(table: SnapshotTableSpec, rows: readonly SnapshotRow[], from: number): Packed {
+  pack(table: SnapshotTableSpec, rows: readonly SnapshotRow[], from: number, maxRows: number): Packed {
     const width = table.columns.length;
-    const end = Math.min(rows.length, from + PIECE_ROWS_MAX);
+    const end = Math.min(rows.length, from + maxRows);
     this.#buf = Buffer.from(new ArrayBuffer(Math.min(PIECE_BYTES_MAX, Math.max(1024, Math.ceil((end - from) * this.#bytesPerRow * 1.25)))));
     this.#pos = 0;
     let r = from;
@@ -311,6 +320,8 @@ export async function unlinkQuietly(path: string): Promise<void> {
   }
 }
 
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export function tempSuffix(): string {
   return `${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
 }
@@ -319,6 +330,7 @@ export function tempSuffix(): string {
 
 interface Pending {
   readonly seq: number;
+  readonly bytes: number;
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: ConclaveError): void;
@@ -344,6 +356,8 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
   readonly #tableIndex: ReadonlyMap<string, number>;
   readonly #packer = new BatchPacker();
   readonly #pending: Pending[] = [];
+  #pendingBytes = 0;
+  #pieceRows = PIECE_ROWS_MIN;
   #seq = 0;
   #state: WriterState = 'open';
   #failure: ConclaveError | undefined;
@@ -381,16 +395,20 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
       throw this.#poison(new ConclaveError(ErrorCode.INVALID_ARGUMENT, `unknown snapshot table ${table}`, { table }));
     }
     for (let from = 0; from < rows.length; ) {
+      if (from > 0) await yieldToEventLoop();
+      if (this.#failure) throw this.#failure;
+      const started = performance.now();
       let packed: Packed;
       try {
-        packed = this.#packer.pack(spec, rows, from);
+        packed = this.#packer.pack(spec, rows, from, this.#pieceRows);
       } catch (err: unknown) {
         throw this.#poison(err instanceof ConclaveError ? err : new ConclaveError(ErrorCode.INVALID_ARGUMENT, String(err)));
       }
       const { buffer, byteLength, rowCount } = packed;
+      this.#tunePiece(rowCount, performance.now() - started);
       this.#send({ op: 'rows', seq: 0, table: t, buffer, byteLength, rowCount }, [buffer]);
       from += rowCount;
-      await this.#room(QUEUED_BATCHES_MAX);
+      await this.#room(QUEUED_PIECES_MAX, QUEUED_BYTES_MAX);
     }
   }
 
@@ -399,7 +417,7 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
     this.#state = 'committing';
     const { tempPath, finalPath } = this.#opts;
     try {
-      await this.#room(0);
+      await this.#room(0, 0);
       const ack = this.#send({ op: 'commit', seq: 0, meta: this.#opts.meta() });
       await ack;
       await this.#worker.terminate();
@@ -438,8 +456,16 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
     return err;
   }
 
+  /** Grows a full piece (at most 2x a step) while packing stays under budget; shrinks it at once when not. */
+  #tunePiece(rows: number, elapsedMs: number): void {
+    if (rows < this.#pieceRows) return; // cut short by the end of the batch or by bytes: no signal
+    const fit = elapsedMs > 0 ? Math.floor((rows * PIECE_PACK_MS_TARGET) / elapsedMs) : PIECE_ROWS_MAX;
+    this.#pieceRows = Math.max(PIECE_ROWS_MIN, Math.min(PIECE_ROWS_MAX, fit, this.#pieceRows * 2));
+  }
+
   #send(msg: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<void> {
     const seq = ++this.#seq;
+    const bytes = msg.op === 'rows' ? msg.byteLength : 0;
     let resolve!: () => void;
     let reject!: (err: ConclaveError) => void;
     const done = new Promise<void>((res, rej) => {
@@ -447,14 +473,15 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
       reject = rej;
     });
     done.catch(() => undefined); // failures surface through #failure and the awaiting call
-    this.#pending.push({ seq, done, resolve, reject });
+    this.#pending.push({ seq, bytes, done, resolve, reject });
+    this.#pendingBytes += bytes;
     this.#worker.postMessage({ ...msg, seq }, transfer);
     return done;
   }
 
-  /** Waits until at most `max` batches are unacknowledged; throws the writer's failure if any. */
-  async #room(max: number): Promise<void> {
-    while (this.#pending.length > max) {
+  /** Waits until at most `pieces` pieces and `bytes` bytes are unacknowledged; throws the writer's failure if any. */
+  async #room(pieces: number, bytes: number): Promise<void> {
+    while (this.#pending.length > pieces || (this.#pending.length > 0 && this.#pendingBytes > bytes)) {
       const oldest = this.#pending[0];
       assert(oldest, 'pending batch');
       await oldest.done;
@@ -469,6 +496,7 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
     }
     const head = this.#pending.shift();
     assert(head && head.seq === reply.seq, () => `snapshot worker acknowledged ${reply.seq}, expected ${head?.seq}`);
+    this.#pendingBytes -= head.bytes;
     head.resolve();
   }
 
@@ -476,6 +504,7 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
   #fail(err: ConclaveError): void {
     this.#failure ??= err;
     for (const p of this.#pending.splice(0)) p.reject(this.#failure);
+    this.#pendingBytes = 0;
     if (this.#state === 'open') this.#state = 'failed';
     void this.#cleanupOnce().catch(() => undefined);
   }

@@ -31,11 +31,11 @@ import {
   type SnapshotTableSpec,
   type SnapshotValue,
 } from './sqlite-snapshot-meta.js';
-import { WorkerSnapshotWriter, fsyncPath, tempSuffix, unlinkQuietly, type SnapshotWriter } from './sqlite-snapshot-writer.js';
+import { WorkerSnapshotWriter, fsyncPath, tempSuffix, unlinkQuietly, yieldToEventLoop, type SnapshotWriter } from './sqlite-snapshot-writer.js';
 
 export { SNAPSHOT_FORMAT_VERSION } from './sqlite-snapshot-meta.js';
 export type { SnapshotColumnSpec, SnapshotFileInfo, SnapshotHeader, SnapshotRow, SnapshotTableSpec, SnapshotValue } from './sqlite-snapshot-meta.js';
-export { QUEUED_BATCHES_MAX, type SnapshotWriter } from './sqlite-snapshot-writer.js';
+export { QUEUED_BYTES_MAX, QUEUED_PIECES_MAX, type SnapshotWriter } from './sqlite-snapshot-writer.js';
 
 export interface SnapshotStoreOptions {
   /** How many snapshots `prune()` keeps. Default 3. */
@@ -51,8 +51,6 @@ const KEEP_DEFAULT = 3;
 function byIndex(a: SnapshotFileInfo, b: SnapshotFileInfo): number {
   return a.index - b.index || a.term - b.term;
 }
-
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);

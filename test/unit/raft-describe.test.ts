@@ -103,10 +103,17 @@ describe('describeReady, scenario by scenario', () => {
         'hard: term=2 vote=1 commit=4',
         'apply: 2/4 empty',
         'send: 1->2 Append term=2 log=2/4 commit=4',
+        // Node 3's probe was outstanding during that broadcast: its ack brings it the commit at once.
+        '=== 1',
+        'send: 1->3 Append term=2 log=2/4 commit=4',
         '=== 2',
         'hard: term=2 vote=1 commit=4',
         'apply: 2/4 empty',
         'send after persist: 2->1 AppendResponse term=2 log=0/4',
+        '=== 3',
+        'hard: term=2 vote=1 commit=4',
+        'apply: 2/4 empty',
+        'send after persist: 3->1 AppendResponse term=2 log=0/4',
       ].join('\n'),
     );
   });
@@ -195,7 +202,7 @@ describe('describeMessage and friends', () => {
     [{ type: MT.ReadIndexResponse, from: 1, to: 2, term: 4, index: 12, context: 77 }, '1->2 ReadIndexResponse term=4 log=0/12 ctx=77'],
     [{ type: MT.TimeoutNow, from: 1, to: 2, term: 4 }, '1->2 TimeoutNow term=4'],
   ];
-  it.each(cases)('%# %s', (m, expected) => {
+  it.each(cases.map(([m, expected]) => [expected, m] as const))('%s', (expected, m) => {
     expect(describeMessage(m)).toBe(expected);
   });
 

@@ -98,6 +98,19 @@ describe('§5.3 log replication', () => {
     }
   });
 
+  /*
+   * Regression (found by this suite): node 3's probe was outstanding when the commit moved, so the
+   * broadcast skipped it; its ack must bring it the new commit index at once (etcd does the same),
+   * not leave it waiting for the next heartbeat.
+   */
+  it('a follower acknowledging after the commit moved is sent the new commit index at once, not at the next heartbeat', () => {
+    const c = new Cluster({ size: 3 });
+    c.elect(1);
+    expect(committed(c, 1)).toBe(4);
+    expect(committed(c, 2)).toBe(4);
+    expect(committed(c, 3)).toBe(4);
+  });
+
   it("a follower's conflicting uncommitted entries are overwritten by the leader's, and never applied", () => {
     const c = divergedFollower();
     expect(c.logTerms(1, 5).every((t) => t === 2)).toBe(true);

@@ -75,6 +75,21 @@ describe('§7 InstallSnapshot, in chunks', () => {
     expect(appliedIndexes).toContain(snap.meta.index + 1);
   });
 
+  /*
+   * Regression (found by this suite): the Ready that installs a snapshot carries the acknowledgement
+   * of it in `messagesAfterPersist`, so it must ask for an fsync (`mustSync`).
+   */
+  it('the Ready that installs a snapshot must be synced before its acknowledgement goes out', () => {
+    const { c } = laggingFollower();
+    c.heal();
+    tickUntilInstalled(c, 3);
+    const withSnapshot = c.readies.filter(({ id, rd }) => id === 3 && rd.snapshot);
+    expect(withSnapshot.length).toBe(1);
+    const rd = withSnapshot[0]?.rd;
+    expect(rd?.messagesAfterPersist.some((m) => m.type === MT.AppendResponse)).toBe(true);
+    expect(rd?.mustSync).toBe(true); // fails today: false
+  });
+
   it('a lost chunk is sent again and the transfer still completes', () => {
     const { c, snap } = laggingFollower();
     let dropped = 0;
