@@ -33,8 +33,11 @@ export function entryDigest(e: Entry): number {
 export class InvariantChecker {
   readonly #leaders = new Map<number, NodeId>();
   readonly #entries = new Map<string, EntryRecord>();
-  /** Committed index → entry digest and the term of the node that first saw it committed. */
-  readonly #committed = new Map<number, { digest: number; term: number }>();
+  /**
+   * Committed index → entry digest, the term of the node that first saw it committed, and how many
+   * durable copies it must have (a majority of the committing leader's voters).
+   */
+  readonly #committed = new Map<number, { digest: number; term: number; copiesNeeded: number }>();
   #maxCommitted = 0;
   readonly #applied = new Map<number, { digest: number; state: number }>();
   readonly #lastTerm = new Map<NodeId, number>();
@@ -106,7 +109,11 @@ export class InvariantChecker {
       const entries = raft.log.slice(i, i + 1, Number.MAX_SAFE_INTEGER);
       const digest = entryDigest(entries[0] as Entry);
       const known = this.#committed.get(i);
-      if (known === undefined) this.#committed.set(i, { digest, term: raft.term });
+      if (known === undefined) {
+        // The leader sees a commit first; a follower's view of the voters may be one change ahead.
+        const voters = raft.conf.voters.length - (raft.role === Role.Leader ? 0 : 1);
+        this.#committed.set(i, { digest, term: raft.term, copiesNeeded: Math.floor(Math.max(1, voters) / 2) + 1 });
+      }
       else if (known.digest !== digest) this.fail(`committed entry changed: node ${id} has a different entry at committed index ${i}`);
     }
     this.#maxCommitted = Math.max(this.#maxCommitted, raft.log.committed);
@@ -148,6 +155,29 @@ export class InvariantChecker {
       if (known === undefined || known.term >= raft.term || raft.log.term(i) === undefined) continue;
       const digest = entryDigest(raft.log.slice(i, i + 1, Number.MAX_SAFE_INTEGER)[0] as Entry);
       if (digest !== known.digest) this.fail(`leader completeness: node ${node.id} (term ${raft.term}) lacks committed entry ${i}`);
+    }
+  }
+
+  /**
+   * Committed entries are durable on a majority: after a crash (the only moment data can be lost),
+   * every recent committed entry must still be on enough disks — in the log with the same content,
+   * or covered by a snapshot. Removed members' disks count: durability is about copies, not votes.
+   */
+  checkDurability(nodes: Iterable<SimNode>, crashed: NodeId): void {
+    const all = [...nodes];
+    for (let i = Math.max(1, this.#maxCommitted - 200); i <= this.#maxCommitted; i++) {
+      const known = this.#committed.get(i);
+      if (!known) continue;
+      let copies = 0;
+      for (const n of all) {
+        if (n.disk.snapshot().meta.index >= i) copies++;
+        else if (i >= n.disk.firstIndex() && i <= n.disk.lastIndex()) {
+          if (entryDigest(n.disk.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0] as Entry) === known.digest) copies++;
+        }
+      }
+      if (copies < known.copiesNeeded) {
+        this.fail(`durability: committed entry ${i} is on ${copies} disk(s) after node ${crashed} crashed; it needs ${known.copiesNeeded}`);
+      }
     }
   }
 

@@ -21,7 +21,7 @@ const CASES: readonly Case[] = [
   { name: 'grant a vote without the log up-to-date check', raft: 'vote-without-log-check', bound: 100 },
   { name: 'grant a second vote in the same term', raft: 'vote-twice-in-term', bound: 100 },
   { name: 'answer a read without confirming leadership', raft: 'read-without-quorum', bound: 600 },
-  { name: 'acknowledge an append before persisting it', shell: 'ack-before-persist', bound: 600 },
+  { name: 'acknowledge an append before persisting it', shell: 'ack-before-persist', bound: 100 },
 ];
 
 describe('the simulator catches deliberate bugs', () => {

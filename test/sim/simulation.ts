@@ -70,6 +70,8 @@ interface Scenario {
   readonly snapshotKeepEntries: number;
   readonly snapshotChunkBytes: number;
   readonly appendBytesMax: number;
+  /** Of the crashes, the share aimed at the current leader. */
+  readonly leaderCrashBias: number;
   readonly pauseRate: number;
   /** Per node (by position): ticks once every N ticks. */
   readonly tickEvery: readonly number[];
@@ -92,7 +94,9 @@ function scenarioFrom(rng: Rng, opts: SimOptions): Scenario {
     snapshotEvery: rng.int(3, 40),
     snapshotKeepEntries: rng.int(0, 5),
     snapshotChunkBytes: rng.pick([16, 64, 256]),
-    appendBytesMax: rng.pick([256, 1024, 4096]),
+    // 1 byte: one entry per append, so acknowledgements move one index at a time.
+    appendBytesMax: rng.pick([1, 256, 1024, 4096]),
+    leaderCrashBias: rng.pick([0.3, 0.7]),
     pauseRate: rng.pick([0, 0.003, 0.01]),
     tickEvery: Array.from({ length: 16 }, () => (rng.chance(0.15) ? rng.int(2, 3) : 1)),
     clients: rng.int(2, 5),
@@ -264,8 +268,9 @@ export class Simulation {
       const alive = [...this.nodes.values()].filter((n) => n.alive);
       // Keep at least a bare quorum's worth of nodes running most of the time.
       if (alive.length > 0 && (alive.length > Math.floor(s.nodes / 2) + 1 || rng.chance(0.1))) {
-        const victim = rng.chance(0.3) ? (this.leader() ?? rng.pick(alive)) : rng.pick(alive);
+        const victim = rng.chance(s.leaderCrashBias) ? (this.leader() ?? rng.pick(alive)) : rng.pick(alive);
         victim.crash(this.#now);
+        this.#checker.checkDurability(this.nodes.values(), victim.id);
         this.#workload.onCrash(victim.id);
         this.#stats.crashes++;
         this.#restartAt.set(victim.id, this.#now + rng.int(5, 80));
