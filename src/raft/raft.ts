@@ -51,7 +51,10 @@ export class Raft {
   vote: NodeId = NONE;
   lead: NodeId = NONE;
   role: Role = Role.Follower;
+  /** The membership in force: the applied one, or that of a snapshot being installed. */
   conf: ConfState;
+  /** The membership as of the applied index (what a snapshot of the applied state must record). */
+  appliedConf: ConfState;
   readonly progress = new Map<NodeId, Progress>();
   readonly votes = new Map<NodeId, boolean>();
   /** Messages that may be sent at once. */
@@ -82,6 +85,7 @@ export class Raft {
     this.log = new RaftLog(this.cfg.storage);
     const { hardState, confState } = this.cfg.storage.initialState();
     this.conf = confState;
+    this.appliedConf = confState;
     this.replicator = new Replicator(this);
     if (hardState.term > 0) {
       this.term = hardState.term;
@@ -641,13 +645,23 @@ export class Raft {
   appliedEntries(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     for (const e of entries) {
-      if (e.type === EntryType.ConfChange) this.applyConfChange(decodeConfChange(e.data));
+      if (e.type !== EntryType.ConfChange) continue;
+      const cc = decodeConfChange(e.data);
+      this.appliedConf = applyToConfState(this.appliedConf, cc);
+      // While a snapshot is being installed its membership is in force; older changes only catch
+      // the applied view up to it.
+      if (!this.log.unstable.snapshot) this.#confChanged(cc);
     }
     this.log.appliedTo((entries[entries.length - 1] as Entry).index);
   }
 
-  applyConfChange(cc: ConfChange): void {
-    this.conf = applyToConfState(this.conf, cc);
+  /** The shell installed the snapshot it was handed: its membership is now the applied one. */
+  appliedSnapshot(conf: ConfState): void {
+    this.appliedConf = conf;
+  }
+
+  #confChanged(cc: ConfChange): void {
+    this.conf = this.appliedConf;
     this.#rebuildProgress();
     if (cc.nodeId === this.id && cc.type === ConfChangeType.Remove) {
       this.removed = true;

@@ -193,6 +193,7 @@ export class RawNode {
     if (rd.snapshot) {
       r.log.stableSnapTo(rd.snapshot.meta.index);
       r.log.appliedTo(rd.snapshot.meta.index);
+      r.appliedSnapshot(rd.snapshot.meta.conf);
     }
     const last = rd.entries[rd.entries.length - 1];
     if (last) r.persistedTo(last.index, last.term);
@@ -213,8 +214,9 @@ export class RawNode {
     };
   }
 
+  /** The membership as of the applied index: record this with a snapshot of the applied state. */
   confState(): ConfState {
-    return this.raft.conf;
+    return this.raft.appliedConf;
   }
 
   /** This node was removed from the membership; the shell should stop it. */

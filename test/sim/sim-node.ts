@@ -9,6 +9,7 @@
 import { ConclaveError, ErrorCode, isConclaveError } from '../../src/common/errors.js';
 import type { Rng } from '../../src/common/rng.js';
 import {
+  type ConfState,
   type Entry,
   EntryType,
   MemoryStorage,
@@ -18,9 +19,15 @@ import {
   type RaftMutation,
   type Ready,
   Role,
+  applyToConfState,
   bootstrapEntries,
+  decodeConfChange,
 } from '../../src/raft/index.js';
-import { type KvCommand, type KvOutcome, KvStateMachine, type KvValue } from './state-machine.js';
+import { type KvCommand, type KvOutcome, KvStateMachine, type KvValue, fnv1a } from './state-machine.js';
+
+export function describeConf(conf: ConfState): string {
+  return `voters=${conf.voters.join(',')} learners=${conf.learners.join(',')}`;
+}
 
 export type ShellMutation = 'ack-before-persist';
 
@@ -65,6 +72,8 @@ export class SimNode {
   /** Reads waiting for the state machine to reach their index: context → {index, key}. */
   #reads = new Map<number, { index: number | undefined; key: string }>();
   crashes = 0;
+  /** The membership as of the applied index, computed here independently of the core. */
+  confAtApplied: ConfState = { voters: [], learners: [] };
   /** A process pause (GC, SIGSTOP): no ticks, no messages, no disk completions until then. */
   pausedUntil = 0;
 
@@ -92,6 +101,7 @@ export class SimNode {
   start(): void {
     this.sm = new KvStateMachine();
     this.sm.restore(this.disk.snapshot().data);
+    this.confAtApplied = this.disk.snapshot().meta.conf;
     this.node = new RawNode({
       id: this.id,
       storage: this.disk,
@@ -189,7 +199,10 @@ export class SimNode {
     const rd = w.rd;
     this.#persist(rd);
     if (!this.#opts.shellMutations.has('ack-before-persist')) for (const m of rd.messagesAfterPersist) this.#hooks.send(m);
-    if (rd.snapshot) this.sm.restore(rd.snapshot.data);
+    if (rd.snapshot) {
+      this.sm.restore(rd.snapshot.data);
+      this.confAtApplied = rd.snapshot.meta.conf;
+    }
     for (const e of rd.committedEntries) this.#apply(e);
     for (const rs of rd.readStates) {
       const pending = this.#reads.get(rs.context);
@@ -227,8 +240,11 @@ export class SimNode {
     if (e.type === EntryType.Normal) {
       const result = this.sm.apply(e);
       if (result) this.#hooks.onWriteResult(this, result.cmd, result.out);
+    } else {
+      this.confAtApplied = applyToConfState(this.confAtApplied, decodeConfChange(e.data));
     }
-    this.#hooks.onApplied(this, e, this.sm.digest());
+    // Replicas must agree on the membership too, not just the data.
+    this.#hooks.onApplied(this, e, (this.sm.digest() ^ fnv1a(new TextEncoder().encode(describeConf(this.confAtApplied)))) >>> 0);
   }
 
   #answerReads(): void {
