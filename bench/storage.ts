@@ -44,6 +44,8 @@ async function runOnce(proposers: number, seconds: number): Promise<Result> {
       inFlight++;
     }
     if (!node.hasReady()) {
+      // Idle: let time pass (the first ticks elect this single node once its membership is applied).
+      node.tick();
       await new Promise((r) => setImmediate(r));
       continue;
     }

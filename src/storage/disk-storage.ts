@@ -92,7 +92,7 @@ export class DiskStorage {
     }
     const snapshotMark = rd.snapshot ? { index: rd.snapshot.meta.index, term: rd.snapshot.meta.term } : undefined;
     if (snapshotMark || rd.entries.length > 0 || rd.hardState) {
-      await this.wal.save({ snapshot: snapshotMark, entries: rd.entries, hardState: rd.hardState });
+      await this.wal.save({ snapshot: snapshotMark, entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync });
     }
     if (rd.snapshot) {
       this.memory.applySnapshot(rd.snapshot);

@@ -1,6 +1,7 @@
 /**
  * The write-ahead log (model: etcd's wal/): append-only segment files of CRC-framed records.
  * Every `save` is one write and one fdatasync (group commit: the caller passes a whole Ready);
+ * a batch that only records a new commit index is written without waiting for the disk;
  * the I/O runs on libuv's thread pool, so the event loop never waits on the disk.
  *
  * Segments are named `<sequence>-<first index>.wal` (16 hex digits each) and each starts with the
@@ -38,6 +39,11 @@ export interface WalBatch {
   readonly entries: readonly Entry[];
   /** The log is replaced by a snapshot at (index, term); written before the batch's entries. */
   readonly snapshot?: { readonly index: number; readonly term: number } | undefined;
+  /**
+   * fdatasync after the write (default). A batch that only moves the commit index need not wait
+   * for the disk: losing it loses nothing (the commit index is re-learned from the leader).
+   */
+  readonly sync?: boolean;
 }
 
 interface Segment {
@@ -124,10 +130,12 @@ export class Wal {
     if (this.#size >= this.#segmentBytesMax) await this.#rotate();
     const buf = encodeRecords(records);
     await this.#file.write(buf, 0, buf.length, this.#size);
-    await this.#file.datasync();
+    if (batch.sync !== false) {
+      await this.#file.datasync();
+      this.stats.syncs++;
+    }
     this.#size += buf.length;
     this.stats.writes++;
-    this.stats.syncs++;
     this.stats.bytes += buf.length;
     if (batch.hardState) this.#hardState = batch.hardState;
     if (batch.snapshot) this.#lastIndex = batch.snapshot.index;

@@ -87,6 +87,17 @@ describe('write-ahead log', () => {
     await w2.close();
   });
 
+  it('a batch that only moves the commit index is written without an fdatasync', async () => {
+    const { wal } = await Wal.open(dir);
+    await wal.save({ entries: entries(1, 2, 1), hardState: { term: 1, vote: 1, commit: 0 } });
+    await wal.save({ entries: [], hardState: { term: 1, vote: 1, commit: 2 }, sync: false });
+    expect(wal.stats).toMatchObject({ writes: 2, syncs: 1 });
+    await wal.close();
+    const { contents, wal: w2 } = await Wal.open(dir);
+    expect(contents.hardState.commit).toBe(2);
+    await w2.close();
+  });
+
   describe('recovery', () => {
     async function writeThree(): Promise<string> {
       const { wal } = await Wal.open(dir);
