@@ -141,5 +141,6 @@ export class DiskStorage {
 
   async close(): Promise<void> {
     await this.wal.close();
+    await this.snapshots.close();
   }
 }

@@ -1,13 +1,8 @@
 /**
- * Writing a snapshot file off the event loop: every SQLite call runs in a worker thread; the main
- * thread only packs each batch of rows into one ArrayBuffer, which it *transfers* (no structured
- * clone of thousands of small arrays, and no accidental copy of the large pooled buffer that a small
- * `Buffer` may be a view of), then does the async fsync + rename that publishes the file.
- *
- * Batch encoding, per cell: a tag byte, then
- *   0 null | 1 integer: int64 LE | 2 real: float64 LE | 3 text: u32 LE length + UTF-8 | 4 blob: u32 LE length + bytes
+ * Writing a snapshot file off the event loop. Every SQLite call runs in a worker thread; the main
+ * thread only packs rows into transferred buffers (`BatchPacker`), in pieces small enough to keep
+ * each turn of the event loop short, then does the async fsync + rename that publishes the file.
  */
-import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
@@ -15,93 +10,92 @@ import { Worker } from 'node:worker_threads';
 import { assert } from '../common/assert.js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import {
+  BatchPacker,
   META_CREATE_SQL,
   META_INSERT_SQL,
+  TAG_BLOB,
+  TAG_INT64,
+  TAG_NULL,
+  TAG_REAL,
+  TAG_SAFE_INT,
+  TAG_TEXT,
   createTableSql,
   insertSql,
   primaryKeyIndexSql,
   type MetaRow,
+  type PackedBatch,
   type SnapshotFileInfo,
   type SnapshotRow,
   type SnapshotTableSpec,
-} from './sqlite-snapshot-meta.js';
+} from './sqlite-snapshot-format.js';
 
 export interface SnapshotWriter {
   /**
-   * Queues rows for `table`. The rows are packed in pieces sized to take about
-   * `PIECE_PACK_MS_TARGET` each, with a turn of the event loop between pieces; the promise resolves
-   * once the worker has accepted the rows, with at most `QUEUED_PIECES_MAX` pieces
-   * (`QUEUED_BYTES_MAX` bytes) still queued (backpressure). The caller may reuse or mutate the rows
-   * as soon as it resolves. After a rejected write the writer can only be aborted.
+   * Queues rows for `table`. They are packed in pieces of about `PIECE_PACK_MS_TARGET` each, with a
+   * turn of the event loop between pieces; the promise resolves once the worker has accepted the
+   * rows, with at most `QUEUED_PIECES_MAX` pieces (`QUEUED_BYTES_MAX` bytes) still queued
+   * (backpressure). The rows may be reused once it resolves. After a rejected write, only abort().
    */
   write(table: string, rows: readonly SnapshotRow[]): Promise<void>;
-  /** Writes meta, closes the db, fsyncs the file, renames temp → final, fsyncs the directory. */
+  /**
+   * Builds the primary-key indexes, writes meta, closes the db, fsyncs the file, renames temp →
+   * final and fsyncs the directory. Duplicate primary keys are reported here (INVALID_ARGUMENT).
+   */
   commit(): Promise<SnapshotFileInfo>;
   /** Stops the worker and deletes the temp file. A no-op after a successful commit. */
   abort(): Promise<void>;
 }
 
-/** Packed pieces queued for the worker at most; `write()` waits for acknowledgements past this... */
+/** Packed pieces queued for the worker at most; `write()` waits for acknowledgements beyond this... */
 export const QUEUED_PIECES_MAX = 4;
-/** ...and at most this many packed bytes. */
+/** ...or beyond this many packed bytes. */
 export const QUEUED_BYTES_MAX = 8 * 1024 * 1024;
 /**
- * Main-thread time budget for packing one piece. Pieces start small (the packing code is cold, so
- * the first rows are slow) and grow or shrink to this budget; `PIECE_ROWS_*` bound them.
+ * Main-thread budget for packing one piece, in ms. Pieces start at `PIECE_ROWS_MIN` rows (the
+ * packing code starts cold) and follow the measured cost, within `PIECE_ROWS_MAX` (kept low so that
+ * a piece packed by deoptimized code, or interrupted by a GC, still stays short).
  */
 const PIECE_PACK_MS_TARGET = 1;
 const PIECE_ROWS_MIN = 64;
-const PIECE_ROWS_MAX = 8192;
-/** A piece is also cut when it reaches this size (rows with large blobs). */
-const PIECE_BYTES_MAX = 1024 * 1024;
-/** SQLite page cache for the build, in KiB: random-order primary keys stay in memory. */
+const PIECE_ROWS_MAX = 2048;
+/** SQLite page cache of the build, in KiB (it also bounds the in-memory part of the index sort). */
 const BUILD_CACHE_KIB = 64 * 1024;
 
-const TAG_NULL = 0;
-const TAG_INT = 1;
-const TAG_REAL = 2;
-const TAG_TEXT = 3;
-const TAG_BLOB = 4;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
 // ---------------------------------------------------------------------------------------------
-// The worker. Plain JS evaluated with `{ eval: true }` so that it runs the same from the TS sources
-// (vitest) and from dist/. better-sqlite3 is loaded from the absolute path the parent resolved.
+// The worker: plain JS evaluated with `{ eval: true }`, so it runs the same from the TS sources
+// (vitest) and from dist/; better-sqlite3 comes from the absolute path the parent resolved.
 //
-// How the file is built (each choice measured with 1M random-order 16 B keys, see bench/snapshot-stall.ts):
+// How the file is built (measured with 1M random-order 16 B keys, see bench/snapshot-stall.ts):
 // - journal_mode=OFF, synchronous=OFF: the file is private until the parent fsyncs and renames it;
-//   a crash mid-build leaves only a *.tmp that SnapshotStore.open() deletes.
-// - One transaction for the whole build rather than one per batch: with no journal a transaction
-//   buys no atomicity here, and committing every batch rewrites the dirty pages each time
-//   (per-batch commits: ~1.5x slower for an unindexed table, ~2x with a primary key).
-// - Primary keys become a UNIQUE index created at commit, after the rows are in: SQLite builds it
-//   with one external sort instead of a random B-tree insert per row (3.4 s instead of 16.5 s).
-//   Duplicate keys are therefore reported by commit(), not by write().
-// - No VACUUM: each snapshot is a brand-new file that is only ever appended to, so it has no free
-//   pages to reclaim.
+//   a crash mid-build leaves only a *.tmp, which SnapshotStore.open() deletes.
+// - One transaction for the whole build, not one per batch: without a journal it buys no
+//   atomicity, and each commit rewrites the dirty pages (per-batch commits: ~1.5x slower unindexed).
+// - Primary keys become a UNIQUE index built at commit, after the rows are in: one external sort
+//   instead of a random B-tree insert per row (3.4 s instead of 16.5 s for 1M keys).
+// - No VACUUM: each snapshot is a brand-new file that is only appended to, so it has no free pages
+//   to reclaim.
 
 const WORKER_SOURCE = String.raw`
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { sqlitePath, filePath, cacheKiB, metaCreateSql, metaInsertSql, tables } = workerData;
+const Database = require(workerData.sqlitePath);
 const text = new TextDecoder();
 let db;
+let tables;
 let inserts;
-let initError;
-try {
-  const Database = require(sqlitePath);
-  db = new Database(filePath);
+
+function openDb(msg) {
+  if (db) throw new Error('snapshot database already open');
+  tables = msg.tables;
+  db = new Database(msg.filePath);
   db.pragma('journal_mode = OFF');
   db.pragma('synchronous = OFF');
   db.pragma('locking_mode = EXCLUSIVE');
-  db.pragma('cache_size = -' + cacheKiB);
-  db.exec(metaCreateSql);
+  db.pragma('cache_size = -' + msg.cacheKiB);
+  db.exec(msg.metaCreateSql);
   for (const t of tables) db.exec(t.createSql);
   inserts = tables.map((t) => db.prepare(t.insertSql));
   db.exec('BEGIN');
-} catch (err) {
-  initError = err;
 }
 
 function insertBatch(table, buffer, byteLength, rowCount) {
@@ -114,19 +108,22 @@ function insertBatch(table, buffer, byteLength, rowCount) {
   for (let r = 0; r < rowCount; r++) {
     for (let c = 0; c < width; c++) {
       const tag = bytes[pos++];
-      if (tag === 0) {
+      if (tag === ${TAG_NULL}) {
         args[c] = null;
-      } else if (tag === 1) {
+      } else if (tag === ${TAG_SAFE_INT}) {
+        args[c] = BigInt(view.getFloat64(pos, true));
+        pos += 8;
+      } else if (tag === ${TAG_INT64}) {
         args[c] = view.getBigInt64(pos, true);
         pos += 8;
-      } else if (tag === 2) {
+      } else if (tag === ${TAG_REAL}) {
         args[c] = view.getFloat64(pos, true);
         pos += 8;
-      } else if (tag === 3 || tag === 4) {
+      } else if (tag === ${TAG_TEXT} || tag === ${TAG_BLOB}) {
         const n = view.getUint32(pos, true);
         pos += 4;
         const cell = bytes.subarray(pos, pos + n);
-        args[c] = tag === 3 ? text.decode(cell) : cell;
+        args[c] = tag === ${TAG_TEXT} ? text.decode(cell) : cell;
         pos += n;
       } else {
         throw new Error('corrupt batch: tag ' + tag + ' at byte ' + (pos - 1));
@@ -139,8 +136,9 @@ function insertBatch(table, buffer, byteLength, rowCount) {
 
 function commit(meta) {
   for (const t of tables) if (t.indexSql) db.exec(t.indexSql);
-  const stmt = db.prepare(metaInsertSql);
-  for (const [key, value] of meta) stmt.run(key, value);
+  const stmt = db.prepare(workerData.metaInsertSql);
+  // Integers as BigInt, so SQLite stores INTEGER (a JS number would bind as REAL: 7.0).
+  for (const [key, value] of meta) stmt.run(key, Number.isInteger(value) ? BigInt(value) : value);
   db.exec('COMMIT');
   db.close();
   db = undefined;
@@ -148,9 +146,9 @@ function commit(meta) {
 
 parentPort.on('message', (msg) => {
   try {
-    if (initError) throw initError;
-    if (!db) throw new Error('snapshot database already closed');
-    if (msg.op === 'rows') insertBatch(msg.table, msg.buffer, msg.byteLength, msg.rowCount);
+    if (msg.op === 'open') openDb(msg);
+    else if (!db) throw new Error('snapshot database is not open');
+    else if (msg.op === 'rows') insertBatch(msg.table, msg.buffer, msg.byteLength, msg.rowCount);
     else if (msg.op === 'commit') commit(msg.meta);
     else throw new Error('unknown op ' + msg.op);
     parentPort.postMessage({ seq: msg.seq, ok: true });
@@ -169,8 +167,9 @@ interface WorkerTable {
 }
 
 type WorkerRequest =
-  | { readonly op: 'rows'; readonly seq: number; readonly table: number; readonly buffer: ArrayBuffer; readonly byteLength: number; readonly rowCount: number }
-  | { readonly op: 'commit'; readonly seq: number; readonly meta: readonly MetaRow[] };
+  | { readonly op: 'open'; readonly filePath: string; readonly cacheKiB: number; readonly metaCreateSql: string; readonly tables: readonly WorkerTable[] }
+  | { readonly op: 'rows'; readonly table: number; readonly buffer: ArrayBuffer; readonly byteLength: number; readonly rowCount: number }
+  | { readonly op: 'commit'; readonly meta: readonly MetaRow[] };
 
 interface WorkerReply {
   readonly seq: number;
@@ -180,9 +179,18 @@ interface WorkerReply {
 }
 
 let sqliteModulePath: string | undefined;
-function resolveSqlite(): string {
+/** The absolute path of better-sqlite3 for the worker; sync fs on first call, so `SnapshotStore.open()` makes it. */
+export function resolveSqlite(): string {
   sqliteModulePath ??= createRequire(import.meta.url).resolve('better-sqlite3');
   return sqliteModulePath;
+}
+
+/**
+ * Starts a worker that loads better-sqlite3 and waits for its snapshot. Starting one costs the main
+ * thread a few ms the first time (Node loads its worker internals), ~1 ms after that.
+ */
+export function spawnSnapshotWorker(): Worker {
+  return new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlitePath: resolveSqlite(), metaInsertSql: META_INSERT_SQL } });
 }
 
 /** SQLite's constraint/type errors are the caller's fault; everything else (disk full, I/O) is not. */
@@ -196,112 +204,7 @@ function workerError(reply: WorkerReply, path: string): ConclaveError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packing rows on the main thread.
-
-interface Packed {
-  readonly buffer: ArrayBuffer;
-  readonly byteLength: number;
-  readonly rowCount: number;
-}
-
-class BatchPacker {
-  #bytesPerRow = 64;
-  #buf: Buffer = Buffer.alloc(0);
-  #pos = 0;
-
-  /**
-   * Packs rows from `from` on, stopping after `maxRows` rows or `PIECE_BYTES_MAX` bytes;
-   * throws INVALID_ARGUMENT on a malformed row (nothing of that piece is sent).
-   */
-  pack(table: SnapshotTableSpec, rows: readonly SnapshotRow[], from: number, maxRows: number): Packed {
-    const width = table.columns.length;
-    const end = Math.min(rows.length, from + maxRows);
-    this.#buf = Buffer.from(new ArrayBuffer(Math.min(PIECE_BYTES_MAX, Math.max(1024, Math.ceil((end - from) * this.#bytesPerRow * 1.25)))));
-    this.#pos = 0;
-    let r = from;
-    for (; r < end && this.#pos < PIECE_BYTES_MAX; r++) {
-      const row = rows[r];
-      if (!Array.isArray(row) || row.length !== width) {
-        throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `row ${r} of ${table.name} must be an array of ${width} values`, { table: table.name, row: r });
-      }
-      for (let c = 0; c < width; c++) this.#cell(table, r, c, row[c] as unknown);
-    }
-    const rowCount = r - from;
-    this.#bytesPerRow = Math.max(8, Math.ceil(this.#pos / rowCount));
-    const packed = { buffer: this.#buf.buffer as ArrayBuffer, byteLength: this.#pos, rowCount };
-    this.#buf = Buffer.alloc(0);
-    return packed;
-  }
-
-  #ensure(n: number): Buffer {
-    if (this.#pos + n > this.#buf.byteLength) {
-      const bigger = Buffer.from(new ArrayBuffer(Math.max(this.#buf.byteLength * 2, this.#pos + n)));
-      this.#buf.copy(bigger, 0, 0, this.#pos);
-      this.#buf = bigger;
-    }
-    return this.#buf;
-  }
-
-  #cell(table: SnapshotTableSpec, r: number, c: number, v: unknown): void {
-    if (v === null) {
-      this.#ensure(1)[this.#pos++] = TAG_NULL;
-    } else if (typeof v === 'string') {
-      this.#text(v);
-    } else if (typeof v === 'number') {
-      if (Number.isNaN(v)) throw badCell(table, r, c, 'NaN is not storable');
-      const buf = this.#ensure(9);
-      if (Number.isSafeInteger(v)) {
-        buf[this.#pos] = TAG_INT;
-        buf.writeBigInt64LE(BigInt(v), this.#pos + 1);
-      } else {
-        buf[this.#pos] = TAG_REAL;
-        buf.writeDoubleLE(v, this.#pos + 1);
-      }
-      this.#pos += 9;
-    } else if (typeof v === 'bigint') {
-      if (v < INT64_MIN || v > INT64_MAX) throw badCell(table, r, c, 'bigint outside int64');
-      const buf = this.#ensure(9);
-      buf[this.#pos] = TAG_INT;
-      buf.writeBigInt64LE(v, this.#pos + 1);
-      this.#pos += 9;
-    } else if (v instanceof Uint8Array) {
-      const buf = this.#ensure(5 + v.byteLength);
-      buf[this.#pos] = TAG_BLOB;
-      buf.writeUInt32LE(v.byteLength, this.#pos + 1);
-      buf.set(v, this.#pos + 5);
-      this.#pos += 5 + v.byteLength;
-    } else {
-      throw badCell(table, r, c, `unsupported value type ${typeof v}`);
-    }
-  }
-
-  /** Text: an ASCII fast path for the short keys that dominate snapshots, Buffer#write otherwise. */
-  #text(s: string): void {
-    const buf = this.#ensure(5 + s.length * 3);
-    const start = this.#pos;
-    const at = start + 5;
-    let n = 0;
-    if (s.length <= 64) {
-      for (; n < s.length; n++) {
-        const ch = s.charCodeAt(n);
-        if (ch >= 0x80) break;
-        buf[at + n] = ch;
-      }
-    }
-    if (n < s.length) n = buf.write(s, at, 'utf8');
-    buf[start] = TAG_TEXT;
-    buf.writeUInt32LE(n, start + 1);
-    this.#pos = at + n;
-  }
-}
-
-function badCell(table: SnapshotTableSpec, row: number, col: number, why: string): ConclaveError {
-  const column = table.columns[col]?.name;
-  return new ConclaveError(ErrorCode.INVALID_ARGUMENT, `${table.name}.${column ?? col} in row ${row}: ${why}`, { table: table.name, row, column });
-}
-
-// ---------------------------------------------------------------------------------------------
-// fsync helpers: async, on their own file handles.
+// Small async file helpers, shared with the store.
 
 export async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -320,11 +223,13 @@ export async function unlinkQuietly(path: string): Promise<void> {
   }
 }
 
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
+let tempCounter = 0;
+/** Unique within the process; `SnapshotStore.open()` clears temp files of earlier processes. */
 export function tempSuffix(): string {
-  return `${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
+  return `${process.pid}-${++tempCounter}.tmp`;
 }
+
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -344,7 +249,7 @@ export interface WriterOptions {
   readonly index: number;
   readonly term: number;
   readonly tables: readonly SnapshotTableSpec[];
-  /** Built by the store at commit time (stamps created-at then). */
+  /** Built at commit time (so created-at is stamped then). */
   readonly meta: () => readonly MetaRow[];
   /** Called once the file is durable under its final name. */
   readonly onPublished: (info: SnapshotFileInfo) => void;
@@ -362,29 +267,23 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
   #state: WriterState = 'open';
   #failure: ConclaveError | undefined;
   #exited = false;
+  #stopping = false;
   #cleanup: Promise<void> | undefined;
 
-  constructor(opts: WriterOptions) {
+  /** Takes ownership of `worker` (from `spawnSnapshotWorker`) and opens the temp file in it. */
+  constructor(worker: Worker, opts: WriterOptions) {
     this.#opts = opts;
+    this.#worker = worker;
     this.#tableIndex = new Map(opts.tables.map((t, i) => [t.name, i]));
-    const tables: WorkerTable[] = opts.tables.map((t) => ({ createSql: createTableSql(t), indexSql: primaryKeyIndexSql(t), insertSql: insertSql(t), width: t.columns.length }));
-    this.#worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: {
-        sqlitePath: resolveSqlite(),
-        filePath: opts.tempPath,
-        cacheKiB: BUILD_CACHE_KIB,
-        metaCreateSql: META_CREATE_SQL,
-        metaInsertSql: META_INSERT_SQL,
-        tables,
-      },
-    });
-    this.#worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
-    this.#worker.on('error', (err: Error) => this.#fail(new ConclaveError(ErrorCode.UNAVAILABLE, `snapshot worker crashed: ${err.message}`, { path: opts.tempPath })));
-    this.#worker.on('exit', () => {
+    worker.ref();
+    worker.on('message', (reply: WorkerReply) => this.#onReply(reply));
+    worker.on('error', (err: Error) => this.#fail(new ConclaveError(ErrorCode.UNAVAILABLE, `snapshot worker crashed: ${err.message}`, { path: opts.tempPath })));
+    worker.on('exit', () => {
       this.#exited = true;
-      if (this.#pending.length > 0) this.#fail(new ConclaveError(ErrorCode.UNAVAILABLE, 'snapshot worker exited', { path: opts.tempPath }));
+      if (!this.#stopping) this.#fail(new ConclaveError(ErrorCode.UNAVAILABLE, 'snapshot worker exited', { path: opts.tempPath }));
     });
+    const tables: WorkerTable[] = opts.tables.map((t) => ({ createSql: createTableSql(t), indexSql: primaryKeyIndexSql(t), insertSql: insertSql(t), width: t.columns.length }));
+    this.#send({ op: 'open', filePath: opts.tempPath, cacheKiB: BUILD_CACHE_KIB, metaCreateSql: META_CREATE_SQL, tables });
   }
 
   async write(table: string, rows: readonly SnapshotRow[]): Promise<void> {
@@ -398,15 +297,15 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
       if (from > 0) await yieldToEventLoop();
       if (this.#failure) throw this.#failure;
       const started = performance.now();
-      let packed: Packed;
+      let packed: PackedBatch;
       try {
         packed = this.#packer.pack(spec, rows, from, this.#pieceRows);
       } catch (err: unknown) {
         throw this.#poison(err instanceof ConclaveError ? err : new ConclaveError(ErrorCode.INVALID_ARGUMENT, String(err)));
       }
+      this.#tunePiece(packed.rowCount, performance.now() - started);
       const { buffer, byteLength, rowCount } = packed;
-      this.#tunePiece(rowCount, performance.now() - started);
-      this.#send({ op: 'rows', seq: 0, table: t, buffer, byteLength, rowCount }, [buffer]);
+      this.#send({ op: 'rows', table: t, buffer, byteLength, rowCount }, [buffer]);
       from += rowCount;
       await this.#room(QUEUED_PIECES_MAX, QUEUED_BYTES_MAX);
     }
@@ -418,8 +317,8 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
     const { tempPath, finalPath } = this.#opts;
     try {
       await this.#room(0, 0);
-      const ack = this.#send({ op: 'commit', seq: 0, meta: this.#opts.meta() });
-      await ack;
+      await this.#send({ op: 'commit', meta: this.#opts.meta() });
+      this.#stopping = true;
       await this.#worker.terminate();
       await fsyncPath(tempPath);
       await rename(tempPath, finalPath);
@@ -458,7 +357,7 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
 
   /** Grows a full piece (at most 2x a step) while packing stays under budget; shrinks it at once when not. */
   #tunePiece(rows: number, elapsedMs: number): void {
-    if (rows < this.#pieceRows) return; // cut short by the end of the batch or by bytes: no signal
+    if (rows < this.#pieceRows) return; // cut short by the end of the rows or by bytes: no signal
     const fit = elapsedMs > 0 ? Math.floor((rows * PIECE_PACK_MS_TARGET) / elapsedMs) : PIECE_ROWS_MAX;
     this.#pieceRows = Math.max(PIECE_ROWS_MIN, Math.min(PIECE_ROWS_MAX, fit, this.#pieceRows * 2));
   }
@@ -473,6 +372,10 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
       reject = rej;
     });
     done.catch(() => undefined); // failures surface through #failure and the awaiting call
+    if (this.#failure) {
+      reject(this.#failure);
+      return done;
+    }
     this.#pending.push({ seq, bytes, done, resolve, reject });
     this.#pendingBytes += bytes;
     this.#worker.postMessage({ ...msg, seq }, transfer);
@@ -483,13 +386,14 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
   async #room(pieces: number, bytes: number): Promise<void> {
     while (this.#pending.length > pieces || (this.#pending.length > 0 && this.#pendingBytes > bytes)) {
       const oldest = this.#pending[0];
-      assert(oldest, 'pending batch');
+      assert(oldest, 'pending piece');
       await oldest.done;
     }
     if (this.#failure) throw this.#failure;
   }
 
   #onReply(reply: WorkerReply): void {
+    if (this.#failure) return; // everything queued was rejected already; late acks mean nothing
     if (!reply.ok) {
       this.#fail(workerError(reply, this.#opts.tempPath));
       return;
@@ -512,6 +416,7 @@ export class WorkerSnapshotWriter implements SnapshotWriter {
   /** Stops the worker and deletes the temp file, once. Never touches the published file. */
   #cleanupOnce(): Promise<void> {
     this.#cleanup ??= (async () => {
+      this.#stopping = true;
       if (!this.#exited) await this.#worker.terminate();
       await unlinkQuietly(this.#opts.tempPath);
     })();

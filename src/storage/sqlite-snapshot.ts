@@ -9,10 +9,14 @@
  * place, and the directory fsync'd; so a published name always holds a complete file, and a crash
  * leaves at most a `*.tmp` that `open()` deletes. Received snapshots (`install`) go the same way,
  * after being checked to be one of ours.
+ *
+ * Errors: bad input (header, schema, rows, received bytes) is INVALID_ARGUMENT; a published file
+ * that does not read back as a snapshot is CORRUPTED; a missing file or failing disk is UNAVAILABLE.
  */
 import Database from 'better-sqlite3';
 import { mkdir, open, readFile, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import {
   checkHeader,
@@ -30,11 +34,20 @@ import {
   type SnapshotRow,
   type SnapshotTableSpec,
   type SnapshotValue,
-} from './sqlite-snapshot-meta.js';
-import { WorkerSnapshotWriter, fsyncPath, tempSuffix, unlinkQuietly, yieldToEventLoop, type SnapshotWriter } from './sqlite-snapshot-writer.js';
+} from './sqlite-snapshot-format.js';
+import {
+  WorkerSnapshotWriter,
+  fsyncPath,
+  resolveSqlite,
+  spawnSnapshotWorker,
+  tempSuffix,
+  unlinkQuietly,
+  yieldToEventLoop,
+  type SnapshotWriter,
+} from './sqlite-snapshot-writer.js';
 
-export { SNAPSHOT_FORMAT_VERSION } from './sqlite-snapshot-meta.js';
-export type { SnapshotColumnSpec, SnapshotFileInfo, SnapshotHeader, SnapshotRow, SnapshotTableSpec, SnapshotValue } from './sqlite-snapshot-meta.js';
+export { SNAPSHOT_FORMAT_VERSION } from './sqlite-snapshot-format.js';
+export type { SnapshotColumnSpec, SnapshotFileInfo, SnapshotHeader, SnapshotRow, SnapshotTableSpec, SnapshotValue } from './sqlite-snapshot-format.js';
 export { QUEUED_BYTES_MAX, QUEUED_PIECES_MAX, type SnapshotWriter } from './sqlite-snapshot-writer.js';
 
 export interface SnapshotStoreOptions {
@@ -44,8 +57,16 @@ export interface SnapshotStoreOptions {
   readonly nowMs?: () => number;
 }
 
-/** Rows per batch that `readRows` yields between turns of the event loop. */
+/** Rows per batch that `readRows` yields. */
 export const READ_BATCH_ROWS_DEFAULT = 10_000;
+/**
+ * Most main-thread time `readRows` spends stepping SQLite before it gives the event loop a turn,
+ * in ms, even inside a batch: reading rows back in key order costs several µs a row (1M rows of
+ * 48 B: ~7 s), so a 10,000-row batch read in one go would stall the loop for ~70 ms.
+ */
+const READ_SLICE_MS = 4;
+/** Rows read between checks of the clock. */
+const READ_CLOCK_ROWS = 128;
 const KEEP_DEFAULT = 3;
 
 function byIndex(a: SnapshotFileInfo, b: SnapshotFileInfo): number {
@@ -62,25 +83,25 @@ function toSnapshotValue(v: unknown): SnapshotValue {
   return v as SnapshotValue;
 }
 
-/** Opens a snapshot read-only; a file SQLite cannot open is reported as INVALID_ARGUMENT. */
-function openReadOnly(path: string): Database.Database {
+/** Opens a snapshot read-only; a file SQLite cannot open at all is UNAVAILABLE, one it rejects is `code`. */
+function openReadOnly(path: string, code: ErrorCode): Database.Database {
   try {
     return new Database(path, { readonly: true, fileMustExist: true });
   } catch (err: unknown) {
     const e = err as { code?: string; message?: string };
     const missing = e.code === 'SQLITE_CANTOPEN';
-    throw new ConclaveError(missing ? ErrorCode.UNAVAILABLE : ErrorCode.INVALID_ARGUMENT, `cannot open snapshot ${path}: ${e.message ?? String(err)}`, {
-      path,
-      sqliteCode: e.code,
-    });
+    throw new ConclaveError(missing ? ErrorCode.UNAVAILABLE : code, `cannot open snapshot ${path}: ${e.message ?? String(err)}`, { path, sqliteCode: e.code });
   }
 }
 
-/** Reads meta, and checks that every table it lists exists, from a file that must be one of ours. */
-function readSnapshotMeta(path: string): SnapshotMeta {
-  const db = openReadOnly(path);
+/**
+ * Reads meta, and checks that every table it lists exists. `code` is what a file that is not a sane
+ * snapshot gets: INVALID_ARGUMENT for bytes just received, CORRUPTED for a published file.
+ */
+function readSnapshotMeta(path: string, code: ErrorCode): SnapshotMeta {
+  const db = openReadOnly(path, code);
   try {
-    const meta = readMeta(db, path);
+    const meta = readMeta(db, path, code);
     const present = new Set(
       db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -89,12 +110,12 @@ function readSnapshotMeta(path: string): SnapshotMeta {
         .map((n) => String(n).toLowerCase()),
     );
     for (const t of meta.tables) {
-      if (!present.has(t.name.toLowerCase())) throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `snapshot lacks table ${t.name} named in its meta`, { path, table: t.name });
+      if (!present.has(t.name.toLowerCase())) throw new ConclaveError(code, `snapshot lacks table ${t.name} named in its meta`, { path, table: t.name });
     }
     return meta;
   } catch (err: unknown) {
     if (err instanceof ConclaveError) throw err;
-    throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `unreadable snapshot ${path}: ${err instanceof Error ? err.message : String(err)}`, { path });
+    throw new ConclaveError(code, `unreadable snapshot ${path}: ${err instanceof Error ? err.message : String(err)}`, { path });
   } finally {
     db.close();
   }
@@ -106,6 +127,8 @@ export class SnapshotStore {
   readonly #nowMs: () => number;
   #files: SnapshotFileInfo[] = [];
   #opened = false;
+  /** A worker started at open(), so the first snapshot pays no start-up on the event loop. */
+  #spare: Worker | undefined;
 
   constructor(dir: string, opts: SnapshotStoreOptions = {}) {
     const keep = opts.keep ?? KEEP_DEFAULT;
@@ -119,7 +142,10 @@ export class SnapshotStore {
     return this.#dir;
   }
 
-  /** Creates the directory, deletes temp files left by a crash, and lists the published snapshots. */
+  /**
+   * Creates the directory, deletes temp files left by a crash, lists the published snapshots, and
+   * starts a spare (unref'd) worker for the first snapshot.
+   */
   async open(): Promise<void> {
     await mkdir(this.#dir, { recursive: true });
     const files: SnapshotFileInfo[] = [];
@@ -133,7 +159,17 @@ export class SnapshotStore {
       if (parsed) files.push({ path, ...parsed, bytes: (await stat(path)).size });
     }
     this.#files = files.sort(byIndex);
+    resolveSqlite(); // module resolution does sync fs: here at startup rather than in the first beginWrite()
+    this.#spare ??= this.#startSpare();
     this.#opened = true;
+  }
+
+  /** Stops the spare worker. Snapshots being written finish or fail on their own workers. */
+  async close(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    this.#opened = false;
+    if (spare) await spare.terminate();
   }
 
   /** Published snapshots, by index ascending. */
@@ -151,7 +187,9 @@ export class SnapshotStore {
     const h = checkHeader(header);
     const specs = checkTableSpecs(tables);
     const name = snapshotFileName(h.term, h.index);
-    return new WorkerSnapshotWriter({
+    const worker = this.#spare ?? spawnSnapshotWorker();
+    this.#spare = undefined;
+    return new WorkerSnapshotWriter(worker, {
       tempPath: join(this.#dir, `${name}.${tempSuffix()}`),
       finalPath: join(this.#dir, name),
       index: h.index,
@@ -162,13 +200,14 @@ export class SnapshotStore {
     });
   }
 
+  /** The header of a published snapshot (CORRUPTED if the file is not a sane snapshot). */
   async readHeader(path: string): Promise<SnapshotHeader> {
-    return readSnapshotMeta(path).header;
+    return readSnapshotMeta(path, ErrorCode.CORRUPTED).header;
   }
 
   /** The table specs the snapshot was written with (for a restore that checks its schema). */
   async readTables(path: string): Promise<readonly SnapshotTableSpec[]> {
-    return readSnapshotMeta(path).tables;
+    return readSnapshotMeta(path, ErrorCode.CORRUPTED).tables;
   }
 
   /** The whole file, to ship to a follower (Raft chunks it). */
@@ -195,7 +234,7 @@ export class SnapshotStore {
       } finally {
         await fh.close();
       }
-      header = readSnapshotMeta(temp).header;
+      header = readSnapshotMeta(temp, ErrorCode.INVALID_ARGUMENT).header;
     } catch (err: unknown) {
       await unlinkQuietly(temp);
       if (err instanceof ConclaveError) throw err;
@@ -217,24 +256,29 @@ export class SnapshotStore {
 
   /**
    * Streams a table's rows, ordered by primary key (insertion order without one), in batches of
-   * `batchRows`, giving the event loop a turn between batches. Breaking out of the loop closes the file.
+   * `batchRows`. The event loop gets a turn between batches and every `READ_SLICE_MS` within one.
+   * Breaking out of the loop closes the file.
    */
   async *readRows(path: string, table: string, batchRows: number = READ_BATCH_ROWS_DEFAULT): AsyncGenerator<SnapshotRow[], void, undefined> {
     if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, 'batchRows must be a positive integer', { batchRows });
-    const spec = readSnapshotMeta(path).tables.find((t) => t.name === table);
+    const spec = readSnapshotMeta(path, ErrorCode.CORRUPTED).tables.find((t) => t.name === table);
     if (!spec) throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `snapshot has no table ${table}`, { path, table });
-    const db = openReadOnly(path);
+    const db = openReadOnly(path, ErrorCode.CORRUPTED);
     try {
       const rows = db.prepare(selectSql(spec)).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
       let batch: SnapshotRow[] = [];
+      let sliceStarted = performance.now();
       for (const raw of rows) {
         for (let i = 0; i < raw.length; i++) raw[i] = toSnapshotValue(raw[i]);
         batch.push(raw as SnapshotValue[]);
         if (batch.length >= batchRows) {
           yield batch;
           batch = [];
-          await yieldToEventLoop();
+        } else if (batch.length % READ_CLOCK_ROWS !== 0 || performance.now() - sliceStarted < READ_SLICE_MS) {
+          continue;
         }
+        await yieldToEventLoop();
+        sliceStarted = performance.now();
       }
       if (batch.length > 0) yield batch;
     } finally {
@@ -257,6 +301,17 @@ export class SnapshotStore {
 
   #checkOpen(): void {
     if (!this.#opened) throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, 'snapshot store is not open; call open() first', { dir: this.#dir });
+  }
+
+  #startSpare(): Worker {
+    const worker = spawnSnapshotWorker();
+    worker.unref();
+    const forget = (): void => {
+      if (this.#spare === worker) this.#spare = undefined;
+    };
+    worker.on('error', forget); // a spare that failed to start is replaced by a fresh worker on demand
+    worker.on('exit', forget);
+    return worker;
   }
 
   #add(info: SnapshotFileInfo): void {

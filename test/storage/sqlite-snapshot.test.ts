@@ -111,23 +111,32 @@ async function expectConclave(p: Promise<unknown>, code: ErrorCode): Promise<Con
 }
 
 let dirs: string[] = [];
+let stores: SnapshotStore[] = [];
 const freshDir = async (): Promise<string> => {
   const d = await mkdtemp(join(tmpdir(), 'conclave-snap-'));
   dirs.push(d);
   return d;
 };
+/** A store over `dir` (a fresh one by default), opened, and closed after the test. */
+async function openStore(dir?: string, opts?: ConstructorParameters<typeof SnapshotStore>[1]): Promise<SnapshotStore> {
+  const store = new SnapshotStore(dir ?? (await freshDir()), opts);
+  stores.push(store);
+  await store.open();
+  return store;
+}
 beforeEach(() => {
   dirs = [];
+  stores = [];
 });
 afterEach(async () => {
+  for (const s of stores) await s.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 describe('SnapshotStore', () => {
   it('writes two tables in batches and reads back header and rows exactly', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir);
-    await store.open();
+    const store = await openStore(dir);
     expect(store.latest()).toBeUndefined();
     const kv = kvRows(40_000);
     const sessions = sessionRows(10_000);
@@ -156,12 +165,12 @@ describe('SnapshotStore', () => {
 
   it('produces a plain SQLite file that any SQLite client can read', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir, { nowMs: () => 1_700_000_000_000 });
-    await store.open();
+    const store = await openStore(dir, { nowMs: () => 1_700_000_000_000 });
     const info = await writeAll(store, header(99), new Map([['kv', kvRows(10)]]));
     const db = new Database(info.path, { readonly: true });
     try {
       expect(db.prepare("select value from meta where key='index'").pluck().get()).toBe(99);
+      expect(db.prepare("select typeof(value) from meta where key='index'").pluck().get()).toBe('integer');
       expect(db.prepare("select value from meta where key='voters'").pluck().get()).toBe('[1,2,3]');
       expect(db.prepare("select value from meta where key='created_at_ms'").pluck().get()).toBe(1_700_000_000_000);
       expect(db.prepare('select count(*) from kv').pluck().get()).toBe(10);
@@ -173,8 +182,7 @@ describe('SnapshotStore', () => {
 
   it('abort() leaves no files, and open() removes a temp file left by a crash', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir);
-    await store.open();
+    const store = await openStore(dir);
     const w = store.beginWrite(header(5), TABLES);
     await w.write('kv', kvRows(5000));
     expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(true);
@@ -186,16 +194,14 @@ describe('SnapshotStore', () => {
     const kept = await writeAll(store, header(6), new Map([['kv', kvRows(3)]]));
     const crashed = join(dir, 'snap-0000000000000003-0000000000000007.sqlite.1234-abcdef.tmp');
     await writeFile(crashed, 'half a snapshot');
-    const reopened = new SnapshotStore(dir);
-    await reopened.open();
+    const reopened = await openStore(dir);
     expect(await readdir(dir)).toEqual([kept.path.slice(dir.length + 1)]);
     expect(reopened.list()).toEqual([kept]);
   });
 
   it('prune() with keep=2 keeps the two newest and returns the older kept index', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir, { keep: 2 });
-    await store.open();
+    const store = await openStore(dir, { keep: 2 });
     expect(await store.prune()).toBe(0);
     for (const index of [10, 20, 30, 40]) await writeAll(store, header(index), new Map([['kv', kvRows(index)]]));
     expect(store.list().map((f) => f.index)).toEqual([10, 20, 30, 40]);
@@ -206,20 +212,21 @@ describe('SnapshotStore', () => {
   });
 
   it('install() publishes bytes shipped from another store; garbage leaves nothing behind', async () => {
-    const leader = new SnapshotStore(await freshDir());
-    await leader.open();
+    const leader = await openStore();
     const kv = kvRows(20_000);
     const sent = await writeAll(leader, header(777, 9), new Map([['kv', kv], ['sessions', sessionRows(100)]]));
     const bytes = await leader.readBytes(sent.path);
     expect(bytes.byteLength).toBe(sent.bytes);
 
     const followerDir = await freshDir();
-    const follower = new SnapshotStore(followerDir);
-    await follower.open();
+    const follower = await openStore(followerDir);
 
     await expectConclave(follower.install(randomBytes(64 * 1024)), ErrorCode.INVALID_ARGUMENT);
     await expectConclave(follower.install(bytes.subarray(0, Math.floor(bytes.byteLength / 2))), ErrorCode.INVALID_ARGUMENT);
     await expectConclave(follower.install(bytes.subarray(0, 4096)), ErrorCode.INVALID_ARGUMENT);
+    const padded = new Uint8Array(bytes.byteLength + 4096);
+    padded.set(bytes);
+    expect((await expectConclave(follower.install(padded), ErrorCode.INVALID_ARGUMENT)).message).toMatch(/length/); // SQLite alone would accept it
     const notOurs = join(await freshDir(), 'other.db');
     const other = new Database(notOurs);
     other.exec('create table t (x); insert into t values (1)');
@@ -240,9 +247,8 @@ describe('SnapshotStore', () => {
 
   it('refuses bad headers, schemas and rows with typed errors and no files left', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir);
-    expect(() => store.beginWrite(header(1), TABLES)).toThrow(ConclaveError); // not open yet
-    await store.open();
+    expect(() => new SnapshotStore(dir).beginWrite(header(1), TABLES)).toThrow(ConclaveError); // not open yet
+    const store = await openStore(dir);
     expect(() => store.beginWrite(header(0), TABLES)).toThrow(/index/);
     expect(() => store.beginWrite({ ...header(1), conf: { voters: [1], learners: [1] } }, TABLES)).toThrow(/voter and learner/);
     expect(() => store.beginWrite(header(1), [{ name: 'meta', columns: [{ name: 'a', type: 'TEXT' }] }])).toThrow(/reserved/);
@@ -268,14 +274,37 @@ describe('SnapshotStore', () => {
     expect(err.message).toMatch(/UNIQUE/);
     await duplicateKey.abort();
 
+    const badValue = store.beginWrite(header(4), TABLES);
+    await expectConclave(badValue.write('kv', [['k', { not: 'a value' } as unknown as Uint8Array, 1]]), ErrorCode.INVALID_ARGUMENT);
+    await badValue.abort();
+
     expect(await readdir(dir)).toEqual([]);
     expect(store.list()).toEqual([]);
   });
 
+  it('reports a published file that is not a sane snapshot as CORRUPTED', async () => {
+    const dir = await freshDir();
+    const good = await writeAll(await openStore(dir), header(8), new Map([['kv', kvRows(100)]]));
+    const garbage = join(dir, 'snap-0000000000000001-0000000000000009.sqlite');
+    await writeFile(garbage, randomBytes(8192));
+    const broken = join(dir, 'snap-0000000000000001-000000000000000a.sqlite');
+    const db = new Database(broken);
+    db.exec("create table meta (key text primary key, value); insert into meta values ('format_version', 1), ('index', 'ten')");
+    db.close();
+
+    const store = await openStore(dir);
+    expect(store.list().map((f) => f.index)).toEqual([8, 9, 10]); // names are trusted until read
+    await expectConclave(store.readHeader(garbage), ErrorCode.CORRUPTED);
+    expect((await expectConclave(store.readHeader(broken), ErrorCode.CORRUPTED)).message).toMatch(/index/);
+    await expectConclave(readAll(store, garbage, 'kv'), ErrorCode.CORRUPTED);
+    await expectConclave(store.readHeader(join(dir, 'missing.sqlite')), ErrorCode.UNAVAILABLE);
+    await expectConclave(readAll(store, good.path, 'nope'), ErrorCode.INVALID_ARGUMENT);
+    expect(await store.readHeader(good.path)).toEqual(header(8));
+  });
+
   it('keeps the event loop responsive while writing 200k rows (reported, not asserted)', async () => {
     const dir = await freshDir();
-    const store = new SnapshotStore(dir);
-    await store.open();
+    const store = await openStore(dir);
     const n = 200_000;
     const value = new Uint8Array(32).fill(7);
     const histogram = monitorEventLoopDelay({ resolution: 1 });
