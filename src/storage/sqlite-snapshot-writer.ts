@@ -3,12 +3,13 @@
  * thread only packs rows into transferred buffers (`BatchPacker`), in pieces small enough to keep
  * each turn of the event loop short, then does the async fsync + rename that publishes the file.
  */
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { assert } from '../common/assert.js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { fsyncPath, unlinkQuietly } from './fs-sync.js';
 import {
   BatchPacker,
   META_CREATE_SQL,
@@ -204,24 +205,7 @@ function workerError(reply: WorkerReply, path: string): ConclaveError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small async file helpers, shared with the store.
-
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-export async function unlinkQuietly(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err: unknown) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
+// Temp file names, shared with the store.
 
 let tempCounter = 0;
 /** Unique within the process; `SnapshotStore.open()` clears temp files of earlier processes. */

@@ -37,14 +37,13 @@ import {
 } from './sqlite-snapshot-format.js';
 import {
   WorkerSnapshotWriter,
-  fsyncPath,
   resolveSqlite,
   spawnSnapshotWorker,
   tempSuffix,
-  unlinkQuietly,
   yieldToEventLoop,
   type SnapshotWriter,
 } from './sqlite-snapshot-writer.js';
+import { fsyncPath, unlinkQuietly } from './fs-sync.js';
 
 export { SNAPSHOT_FORMAT_VERSION } from './sqlite-snapshot-format.js';
 export type { SnapshotColumnSpec, SnapshotFileInfo, SnapshotHeader, SnapshotRow, SnapshotTableSpec, SnapshotValue } from './sqlite-snapshot-format.js';

@@ -68,6 +68,21 @@ export function storageWith(voters: readonly NodeId[], extra: ReadonlyArray<{ te
   return s;
 }
 
+/** A node's commit index. */
+export function committed(c: Cluster, id: number): number {
+  return c.node(id).raft.log.committed;
+}
+
+/** The error `fn` throws (fails the test if it does not throw). */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err: unknown) {
+    return err;
+  }
+  throw new Error('expected an error');
+}
+
 export class Cluster {
   readonly ids: NodeId[] = [];
   readonly #opts: ClusterOptions;

@@ -5,22 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isConclaveError } from '../../src/common/errors.js';
 import { type ConfChange, ConfChangeType, MessageType as MT, Role } from '../../src/raft/index.js';
-import { Cluster } from './raft-harness.js';
+import { Cluster, committed, thrown } from './raft-harness.js';
 
 const ET = 10;
 
-function committed(c: Cluster, id: number): number {
-  return c.node(id).raft.log.committed;
-}
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err: unknown) {
-    return err;
-  }
-  throw new Error('expected an error');
-}
 
 function change(c: Cluster, leader: number, cc: ConfChange): void {
   c.node(leader).proposeConfChange(cc);

@@ -5,11 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isConclaveError } from '../../src/common/errors.js';
 import { type Message, MessageType as MT, Role } from '../../src/raft/index.js';
-import { Cluster } from './raft-harness.js';
+import { Cluster, committed } from './raft-harness.js';
 
-function committed(c: Cluster, id: number): number {
-  return c.node(id).raft.log.committed;
-}
 
 function contexts(c: Cluster, id: number): number[] {
   return c.readStates(id).map((rs) => rs.context);

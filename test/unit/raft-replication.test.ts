@@ -5,23 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isConclaveError } from '../../src/common/errors.js';
 import { MemoryStorage, type Message, MessageType as MT, Role } from '../../src/raft/index.js';
-import { Cluster, storageWith } from './raft-harness.js';
+import { Cluster, storageWith, committed, thrown } from './raft-harness.js';
 
 const RESPONSES: ReadonlySet<number> = new Set([MT.AppendResponse, MT.VoteResponse, MT.PreVoteResponse, MT.HeartbeatResponse, MT.SnapshotResponse]);
 
-function committed(c: Cluster, id: number): number {
-  return c.node(id).raft.log.committed;
-}
 
-/** The error `fn` throws (fails the test if it does not throw). */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err: unknown) {
-    return err;
-  }
-  throw new Error('expected an error');
-}
 
 /**
  * Node 1 led term 2 but was cut off and appended 50 entries nobody else got; meanwhile node 2 led
