@@ -16,9 +16,11 @@ export function describeHardState(hs: HardState): string {
 
 export function describeMessage(m: Message): string {
   const parts = [`${m.from}->${m.to} ${messageTypeName[m.type]} term=${m.term}`];
-  if (m.logTerm !== undefined || m.index !== undefined) parts.push(`log=${m.logTerm ?? 0}/${m.index ?? 0}`);
+  // term/index of a log position when the message names one; a bare index otherwise (acks, reads).
+  if (m.logTerm !== undefined) parts.push(`log=${m.logTerm}/${m.index ?? 0}`);
+  else if (m.index !== undefined) parts.push(`index=${m.index}`);
   if (m.commit !== undefined) parts.push(`commit=${m.commit}`);
-  if (m.reject) parts.push(`reject hint=${m.rejectHint ?? 0}`);
+  if (m.reject) parts.push(m.rejectHint !== undefined ? `reject hint=${m.rejectHint}` : 'reject');
   if (m.context) parts.push(`ctx=${m.context}`);
   if (m.force) parts.push('force');
   if (m.offset !== undefined) parts.push(`offset=${m.offset}`);
