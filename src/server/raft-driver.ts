@@ -1,0 +1,286 @@
+/**
+ * The imperative shell around the Raft core (model: etcd's raftNode.start()): real time becomes
+ * ticks, Ready batches are persisted through `DiskStorage` (one write + one fdatasync), messages go
+ * through a `PeerTransport`, committed entries are applied through the state machine's hooks, and
+ * callers get promises for their proposals and linearizable read points.
+ *
+ * Order per Ready: send `messages` (the leader's appends go out while its own fsync runs) → persist
+ * → send `messagesAfterPersist` (votes and acks vouch for durable state) → install a snapshot →
+ * apply → answer reads → advance. A disk error is fatal: the replica stops rather than guess.
+ */
+import { randomInt } from 'node:crypto';
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { SeededRng } from '../common/rng.js';
+import {
+  type ConfChange,
+  type Entry,
+  type Message,
+  type NodeId,
+  RawNode,
+  type Status,
+  bootstrapEntries,
+} from '../raft/index.js';
+import type { DiskStorage } from '../storage/disk-storage.js';
+import type { SnapshotFileInfo, SnapshotTableSpec, SnapshotWriter } from '../storage/sqlite-snapshot.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
+
+export interface StateMachineHooks {
+  /** Apply one committed entry (normal or membership), in order; the value goes to its proposer. */
+  apply(entry: Entry): unknown;
+  /** Load the state from a snapshot file (at start, and when a leader's snapshot is installed). */
+  restore(file: SnapshotFileInfo | undefined): Promise<void>;
+  /** How to write a snapshot of the applied state; without it, no snapshots are taken. */
+  readonly snapshot?: {
+    readonly stateMachine: string;
+    readonly stateVersion: number;
+    readonly tables: readonly SnapshotTableSpec[];
+    /** Take one every this many applied entries. */
+    readonly everyEntries: number;
+    /** Stream a point-in-time view of the applied state into the writer. */
+    fill(writer: SnapshotWriter): Promise<void>;
+  };
+}
+
+export interface RaftDriverOptions {
+  readonly id: NodeId;
+  readonly storage: DiskStorage;
+  readonly transport: PeerTransport;
+  readonly hooks: StateMachineHooks;
+  /** The founding voters; used only when the storage is empty and this node is one of them. */
+  readonly bootstrapVoters?: readonly NodeId[];
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Seed for election jitter (default: random). */
+  readonly seed?: number;
+  readonly onFatal?: (err: unknown) => void;
+  readonly onRemoved?: () => void;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  resolve(v: { index: number; result: unknown }): void;
+  reject(err: unknown): void;
+}
+
+interface Waiter {
+  readonly index: number;
+  resolve(index: number): void;
+}
+
+export class RaftDriver {
+  readonly id: NodeId;
+  readonly node: RawNode;
+  readonly #opts: RaftDriverOptions;
+  readonly #pending = new Map<number, PendingProposal>();
+  readonly #reads = new Map<number, { resolve(index: number): void; reject(err: unknown): void }>();
+  #appliedWaiters: Waiter[] = [];
+  #readContext = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  #draining = false;
+  #stopped = false;
+  #snapshotting = false;
+  #lastSnapshotIndex: number;
+  readonly stats = { readies: 0, applied: 0, snapshots: 0 };
+
+  private constructor(opts: RaftDriverOptions, node: RawNode) {
+    this.id = opts.id;
+    this.#opts = opts;
+    this.node = node;
+    this.#lastSnapshotIndex = opts.storage.memory.snapshot().meta.index;
+  }
+
+  static async start(opts: RaftDriverOptions): Promise<RaftDriver> {
+    const { storage } = opts;
+    if (storage.isEmpty() && opts.bootstrapVoters?.includes(opts.id)) {
+      const { entries, hardState } = bootstrapEntries(opts.bootstrapVoters);
+      await storage.bootstrap(entries, hardState);
+    }
+    await opts.hooks.restore(storage.snapshotFile());
+    const node = new RawNode({
+      id: opts.id,
+      storage: storage.memory,
+      rng: new SeededRng(opts.seed ?? randomInt(0x7fffffff)),
+      electionTicks: opts.electionTicks ?? 10,
+      heartbeatTicks: opts.heartbeatTicks ?? 1,
+      // The API layer forwards writes itself, so a proposal here either lands in our log or fails.
+      disableProposalForwarding: true,
+    });
+    const driver = new RaftDriver(opts, node);
+    opts.transport.onMessage((m) => driver.#receive(m));
+    opts.transport.onUnreachable((peer) => {
+      driver.node.reportUnreachable(peer);
+      driver.#kick();
+    });
+    driver.#ticker = setInterval(() => driver.#tick(), opts.tickMs ?? 100);
+    driver.#ticker.unref();
+    driver.#kick();
+    return driver;
+  }
+
+  /** Propose `data`; resolves with its index and the state machine's result once applied here. */
+  propose(data: Uint8Array): Promise<{ index: number; result: unknown }> {
+    return this.#track(() => this.node.propose(data));
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<{ index: number; result: unknown }> {
+    return this.#track(() => this.node.proposeConfChange(cc));
+  }
+
+  #track(proposeFn: () => number): Promise<{ index: number; result: unknown }> {
+    if (this.#stopped) return Promise.reject(stoppedError(this.id));
+    let index: number;
+    try {
+      index = proposeFn();
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
+    const term = this.node.raft.term;
+    this.#kick();
+    return new Promise((resolve, reject) => this.#pending.set(index, { term, resolve, reject }));
+  }
+
+  /**
+   * A linearizable read point: resolves with an index once leadership was confirmed for this very
+   * request and the state machine has applied up to it. Each call gets a fresh index.
+   */
+  readIndex(): Promise<number> {
+    if (this.#stopped) return Promise.reject(stoppedError(this.id));
+    const context = ++this.#readContext;
+    try {
+      this.node.readIndex(context);
+    } catch (err: unknown) {
+      return Promise.reject(err);
+    }
+    this.#kick();
+    return new Promise((resolve, reject) => this.#reads.set(context, { resolve, reject }));
+  }
+
+  /** Resolves once the state machine has applied `index`. */
+  waitApplied(index: number): Promise<number> {
+    if (this.node.raft.log.applied >= index) return Promise.resolve(this.node.raft.log.applied);
+    return new Promise((resolve) => this.#appliedWaiters.push({ index, resolve }));
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.node.transferLeadership(to);
+    this.#kick();
+  }
+
+  status(): Status {
+    return this.node.status();
+  }
+
+  /** Stop ticking and processing; pending callers get UNAVAILABLE. The storage stays open for the owner to close. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#ticker) clearInterval(this.#ticker);
+    const err = stoppedError(this.id);
+    for (const p of this.#pending.values()) p.reject(err);
+    for (const r of this.#reads.values()) r.reject(err);
+    this.#pending.clear();
+    this.#reads.clear();
+    while (this.#draining) await new Promise((r) => setImmediate(r));
+  }
+
+  #receive(m: Message): void {
+    if (this.#stopped) return;
+    this.node.step(m);
+    this.#kick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    this.node.tick();
+    this.#kick();
+  }
+
+  /** Schedule a drain of Ready batches (coalesced: many steps, one drain). */
+  #kick(): void {
+    if (this.#draining || this.#stopped) return;
+    this.#draining = true;
+    setImmediate(() => void this.#drain());
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (!this.#stopped && this.node.hasReady()) {
+        const rd = this.node.ready();
+        this.stats.readies++;
+        this.#opts.transport.send(rd.messages);
+        const installed = await this.#opts.storage.persist(rd);
+        if (this.#stopped) return;
+        this.#opts.transport.send(rd.messagesAfterPersist);
+        if (rd.snapshot) {
+          await this.#opts.hooks.restore(installed);
+          this.#lastSnapshotIndex = rd.snapshot.meta.index;
+        }
+        for (const e of rd.committedEntries) this.#apply(e);
+        for (const rs of rd.readStates) {
+          const read = this.#reads.get(rs.context);
+          if (!read) continue;
+          this.#reads.delete(rs.context);
+          void this.waitApplied(rs.index).then(read.resolve);
+        }
+        this.node.advance();
+        this.#wakeAppliedWaiters();
+        this.#maybeSnapshot();
+        if (this.node.isRemoved()) this.#opts.onRemoved?.();
+      }
+    } catch (err: unknown) {
+      // Crash rather than corrupt: a replica that cannot persist must not go on acknowledging.
+      await this.stop();
+      this.#opts.onFatal?.(err);
+    } finally {
+      this.#draining = false;
+    }
+    if (!this.#stopped && this.node.hasReady()) this.#kick();
+  }
+
+  #apply(e: Entry): void {
+    const result = this.#opts.hooks.apply(e);
+    this.stats.applied++;
+    const p = this.#pending.get(e.index);
+    if (!p) return;
+    this.#pending.delete(e.index);
+    if (p.term === e.term) p.resolve({ index: e.index, result });
+    // Another leader's entry took that index: ours was never committed.
+    else p.reject(new ConclaveError(ErrorCode.NOT_LEADER, `proposal at index ${e.index} was lost in a leader change`, { leader: this.node.raft.lead }));
+  }
+
+  #wakeAppliedWaiters(): void {
+    if (this.#appliedWaiters.length === 0) return;
+    const applied = this.node.raft.log.applied;
+    const ready = this.#appliedWaiters.filter((w) => w.index <= applied);
+    if (ready.length === 0) return;
+    this.#appliedWaiters = this.#appliedWaiters.filter((w) => w.index > applied);
+    for (const w of ready) w.resolve(applied);
+  }
+
+  #maybeSnapshot(): void {
+    const spec = this.#opts.hooks.snapshot;
+    const applied = this.node.raft.log.applied;
+    if (!spec || this.#snapshotting || applied - this.#lastSnapshotIndex < spec.everyEntries) return;
+    this.#snapshotting = true;
+    const header = { index: applied, conf: this.node.confState(), stateMachine: spec.stateMachine, stateVersion: spec.stateVersion };
+    this.#opts.storage
+      .saveSnapshot(header, spec.tables, (w) => spec.fill(w))
+      .then(
+        () => {
+          this.#lastSnapshotIndex = applied;
+          this.stats.snapshots++;
+        },
+        (err: unknown) => {
+          if (!this.#stopped) this.#opts.onFatal?.(err);
+        },
+      )
+      .finally(() => {
+        this.#snapshotting = false;
+      });
+  }
+}
+
+function stoppedError(id: NodeId): ConclaveError {
+  return new ConclaveError(ErrorCode.UNAVAILABLE, `replica ${id} is stopped`);
+}
