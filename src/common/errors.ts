@@ -21,6 +21,28 @@ export const ErrorCode = {
   CORRUPTED: 'CORRUPTED',
   /** The caller's input was malformed. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** A znode path is malformed: not absolute, empty or `.`/`..` segment, trailing `/`, control character, lone surrogate, or too long. */
+  BAD_PATH: 'BAD_PATH',
+  /** The znode (or the parent of the znode being created) does not exist (ZooKeeper NONODE). */
+  NO_NODE: 'NO_NODE',
+  /** A znode already exists at the path being created (ZooKeeper NODEEXISTS). */
+  NODE_EXISTS: 'NODE_EXISTS',
+  /** The znode's version differs from the version the request expected (ZooKeeper BADVERSION). */
+  BAD_VERSION: 'BAD_VERSION',
+  /** A znode that still has children cannot be deleted (ZooKeeper NOTEMPTY). */
+  NOT_EMPTY: 'NOT_EMPTY',
+  /** Ephemeral znodes cannot have children (ZooKeeper NOCHILDRENFOREPHEMERALS). */
+  NO_CHILDREN_FOR_EPHEMERALS: 'NO_CHILDREN_FOR_EPHEMERALS',
+  /** A znode's data exceeds `znodeDataBytesMax`. */
+  DATA_TOO_LARGE: 'DATA_TOO_LARGE',
+  /** A znode request's arguments do not fit together (ZooKeeper BADARGUMENTS): bad TTL, sequential container, deleting the root, too many multi ops, ... */
+  BAD_ARGUMENTS: 'BAD_ARGUMENTS',
+  /** An op of a multi was not applied (or was rolled back) because another op of the same multi failed (ZooKeeper RUNTIMEINCONSISTENCY). */
+  RUNTIME_INCONSISTENCY: 'RUNTIME_INCONSISTENCY',
+  /** The request's session is unknown: never opened, closed or expired. */
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
+  /** A retried request older than the newest one its session has applied; its result is no longer remembered. */
+  STALE_REQUEST: 'STALE_REQUEST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,12 @@
+/** The replicated state machine's public surface: the znode tree, txns and their codec, the state machine. */
+export { DataTree } from './data-tree.js';
+export type { ChildrenOptions, ChildrenResult, CreateOptions, CreateResult, MultiOpResult, MultiResult, OpError, TreeOp, TreeOpResult } from './data-tree.js';
+export { stateLimits, validateStateLimits, type StateLimits } from './limits.js';
+export { SEQUENTIAL_DIGITS, baseName, joinPath, parentPath, sequentialSuffix, utf8Length, validatePath, type ValidatePathOptions } from './path.js';
+export { SessionTable, type SessionEntry } from './sessions.js';
+export { ConclaveStateMachine, encodeOutcome } from './state-machine.js';
+export type { ApplyError, ApplyResult, ChangeEvent, TxnOutcome, TxnResult } from './state-machine.js';
+export { STATE_MACHINE_NAME, STATE_VERSION, decodeOutcome, sessionsTable, stateSnapshotTables, znodesTable, type StateSnapshotRows } from './state-snapshot.js';
+export { ZNODE_KINDS, isZnodeKind, type Stat, type ZnodeKind, type ZnodeRecord } from './stat.js';
+export { decodeTxn, encodeTxn } from './txn-codec.js';
+export { requestIdOf, type RequestId, type Txn, type TxnBody } from './txn.js';

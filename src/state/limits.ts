@@ -1,0 +1,39 @@
+/**
+ * The bounds of the znode tree, units last in the names. The shell may pass its own `StateLimits`
+ * (for example a larger `znodeDataBytesMax`); every replica must use the same values, since they
+ * decide whether a txn succeeds.
+ */
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+
+export interface StateLimits {
+  /** Most UTF-8 bytes of a znode path (after the sequential suffix is added). */
+  pathBytesMax: number;
+  /** Most bytes of one znode's data; more is DATA_TOO_LARGE. */
+  znodeDataBytesMax: number;
+  /** Most ops in one multi; more is BAD_ARGUMENTS. */
+  multiOpsMax: number;
+  /** Most child names returned by one `children` call. */
+  childrenPageMax: number;
+  /** Largest sequential suffix (10 decimal digits); a parent whose counter passes it refuses sequential children. */
+  sequentialMax: number;
+}
+
+export const stateLimits: Readonly<StateLimits> = Object.freeze({
+  pathBytesMax: 4096,
+  znodeDataBytesMax: 1024 * 1024,
+  multiOpsMax: 128,
+  childrenPageMax: 10_000,
+  sequentialMax: 9_999_999_999,
+});
+
+/** Throws INVALID_ARGUMENT unless every limit is a positive safe integer and the suffix fits 10 digits. */
+export function validateStateLimits(limits: StateLimits): void {
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `limit ${name} must be a positive integer, got ${String(value)}`, { name, value });
+    }
+  }
+  if (limits.sequentialMax > 9_999_999_999) {
+    throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, 'sequentialMax must fit in 10 decimal digits', { sequentialMax: limits.sequentialMax });
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Conclave's replicated state machine: `apply(index, data)` decodes a txn and applies it to the
+ * znode tree and the sessions table. The zxid of a txn is its Raft index. Same input, same output,
+ * on every replica; no clock, no randomness, no I/O.
+ *
+ * Expected failures (bad path, bad version, unknown session, garbage bytes, ...) come back as
+ * `{ ok: false, error }` with the state unchanged; apply never throws for them. Only a broken
+ * invariant (an assertion) throws: crash rather than corrupt.
+ */
+import { assert } from '../common/assert.js';
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import type { MultiOpResult, TreeOp, TreeOpResult } from './data-tree.js';
+import { DataTree } from './data-tree.js';
+import { stateLimits, type StateLimits } from './limits.js';
+import { parentPath } from './path.js';
+import { SessionTable } from './sessions.js';
+import { decodeOutcome, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
+import { decodeTxn } from './txn-codec.js';
+import type { Txn } from './txn.js';
+
+export type TxnResult =
+  | TreeOpResult
+  | { readonly type: 'multi'; readonly results: readonly TreeOpResult[] }
+  | { readonly type: 'createSession'; readonly sessionId: number }
+  /** `deleted`: the session's ephemeral nodes, removed in this same txn. */
+  | { readonly type: 'closeSession'; readonly sessionId: number; readonly deleted: readonly string[] }
+  /** An entry with no data (the leader's empty entry at the start of its term). */
+  | { readonly type: 'noop' };
+
+export interface ApplyError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** A failed multi: the index of the op that failed. */
+  readonly failedIndex?: number;
+  /** A failed multi: per-op results (the failing op's error, RUNTIME_INCONSISTENCY for the others). */
+  readonly results?: readonly MultiOpResult[];
+}
+
+export type TxnOutcome = { readonly ok: true; readonly result: TxnResult } | { readonly ok: false; readonly error: ApplyError };
+
+/** What changed, for watches: ZooKeeper's NodeCreated, NodeDataChanged, NodeDeleted, NodeChildrenChanged. */
+export interface ChangeEvent {
+  readonly type: 'created' | 'changed' | 'deleted' | 'children';
+  readonly path: string;
+  readonly zxid: number;
+}
+
+export type ApplyResult = TxnOutcome & {
+  /** In apply order; empty when nothing changed. */
+  readonly events: readonly ChangeEvent[];
+  /** The txn repeated its session's latest request: this is the remembered outcome, nothing was applied. */
+  readonly duplicate?: true;
+};
+
+function errorOutcome(err: ConclaveError): TxnOutcome {
+  return { ok: false, error: { code: err.code, message: err.message } };
+}
+
+function fail(code: ErrorCode, message: string): TxnOutcome {
+  return { ok: false, error: { code, message: `${code}: ${message}` } };
+}
+
+export class ConclaveStateMachine {
+  #tree: DataTree;
+  #sessions = new SessionTable<TxnOutcome>();
+  #lastApplied = 0;
+  readonly limits: Readonly<StateLimits>;
+
+  constructor(limits: Readonly<StateLimits> = stateLimits) {
+    this.limits = limits;
+    this.#tree = new DataTree(limits);
+  }
+
+  /** The znode tree, for reads (get, exists, children) and the leader's candidate lists. Do not mutate it directly. */
+  get tree(): DataTree {
+    return this.#tree;
+  }
+
+  get sessions(): SessionTable<TxnOutcome> {
+    return this.#sessions;
+  }
+
+  /** The index (zxid) of the last applied entry. */
+  get lastApplied(): number {
+    return this.#lastApplied;
+  }
+
+  /** Applies the committed entry at `index`; its zxid is `index`. */
+  apply(index: number, data: Uint8Array): ApplyResult {
+    assert(Number.isSafeInteger(index) && index > this.#lastApplied, () => `apply index ${index} must exceed ${this.#lastApplied}`);
+    this.#lastApplied = index;
+    if (data.length === 0) return { ok: true, result: { type: 'noop' }, events: [] };
+    let txn: Txn;
+    try {
+      txn = decodeTxn(data);
+    } catch (err: unknown) {
+      if (err instanceof ConclaveError) return { ...errorOutcome(err), events: [] };
+      throw err;
+    }
+    return this.applyTxn(index, txn);
+  }
+
+  /** Applies a decoded txn at zxid `zxid` (`apply` without the decoding; the simulator may use it). */
+  applyTxn(zxid: number, txn: Txn): ApplyResult {
+    const events: ChangeEvent[] = [];
+    const body = txn.body;
+    if (body.type === 'createSession') return { ...this.#createSession(body.sessionId, body.timeoutMs), events };
+    if (body.type === 'closeSession') return { ...this.#closeSession(body.sessionId, zxid, events), events };
+
+    if (txn.sessionId !== 0 && !this.#sessions.has(txn.sessionId)) {
+      return { ...fail(ErrorCode.SESSION_EXPIRED, `session ${txn.sessionId} is not open`), events };
+    }
+    if (txn.seq !== 0) {
+      if (txn.sessionId === 0) return { ...fail(ErrorCode.BAD_ARGUMENTS, 'a request id needs a session'), events };
+      const session = this.#sessions.get(txn.sessionId);
+      assert(session !== undefined, 'checked above');
+      if (txn.seq < session.lastSeq) {
+        return { ...fail(ErrorCode.STALE_REQUEST, `request ${txn.seq} of session ${txn.sessionId} precedes its latest, ${session.lastSeq}`), events };
+      }
+      if (txn.seq === session.lastSeq && session.lastResult !== undefined) return { ...session.lastResult, events, duplicate: true };
+    }
+
+    const outcome = this.#applyOps(body.type === 'multi' ? body.ops : [body], body.type === 'multi', txn, zxid, events);
+    if (txn.seq !== 0) this.#sessions.remember(txn.sessionId, txn.seq, outcome);
+    return { ...outcome, events };
+  }
+
+  #applyOps(ops: readonly TreeOp[], isMulti: boolean, txn: Txn, zxid: number, events: ChangeEvent[]): TxnOutcome {
+    let results: readonly TreeOpResult[];
+    if (isMulti) {
+      let r;
+      try {
+        r = this.#tree.multi(ops, txn.sessionId, zxid, txn.timeMs);
+      } catch (err: unknown) {
+        if (err instanceof ConclaveError) return errorOutcome(err);
+        throw err;
+      }
+      if (!r.ok) return { ok: false, error: { code: r.error.code, message: r.error.message, failedIndex: r.failedIndex, results: r.results } };
+      results = r.results;
+    } else {
+      try {
+        results = [this.#tree.applyOp(ops[0] as TreeOp, txn.sessionId, zxid, txn.timeMs)];
+      } catch (err: unknown) {
+        if (err instanceof ConclaveError) return errorOutcome(err);
+        throw err;
+      }
+    }
+    results.forEach((res, i) => {
+      const op = ops[i] as TreeOp;
+      if (res.type === 'create') {
+        events.push({ type: 'created', path: res.path, zxid }, { type: 'children', path: parentPath(res.path), zxid });
+      } else if (res.type === 'set') {
+        events.push({ type: 'changed', path: op.path, zxid });
+      } else if (res.type === 'delete') {
+        events.push({ type: 'deleted', path: op.path, zxid }, { type: 'children', path: parentPath(op.path), zxid });
+      }
+    });
+    return { ok: true, result: isMulti ? { type: 'multi', results } : (results[0] as TreeOpResult) };
+  }
+
+  #createSession(sessionId: number, timeoutMs: number): TxnOutcome {
+    if (!(sessionId > 0) || !(timeoutMs > 0)) return fail(ErrorCode.BAD_ARGUMENTS, `bad session ${sessionId} or timeout ${timeoutMs}`);
+    this.#sessions.open(sessionId, timeoutMs);
+    return { ok: true, result: { type: 'createSession', sessionId } };
+  }
+
+  #closeSession(sessionId: number, zxid: number, events: ChangeEvent[]): TxnOutcome {
+    if (!this.#sessions.has(sessionId)) return fail(ErrorCode.SESSION_EXPIRED, `session ${sessionId} is not open`);
+    const deleted = this.#tree.ephemeralsOf(sessionId);
+    for (const path of deleted) {
+      // Ephemerals have no children and nothing else can refuse this delete.
+      this.#tree.delete(path, -1, zxid);
+      events.push({ type: 'deleted', path, zxid }, { type: 'children', path: parentPath(path), zxid });
+    }
+    this.#sessions.close(sessionId);
+    return { ok: true, result: { type: 'closeSession', sessionId, deleted } };
+  }
+
+  /** A digest of the whole replicated state (tree and sessions) for comparing replicas. */
+  digest(): number {
+    return (this.#tree.digest() + this.#sessions.digest(encodeOutcome)) % 0x1_0000_0000;
+  }
+
+  /** The rows of the snapshot tables (`stateSnapshotTables`), sorted by primary key. */
+  snapshotRows(): StateSnapshotRows {
+    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome) };
+  }
+
+  /**
+   * Replaces the whole state with a snapshot's rows (INTEGER cells may be numbers or bigints).
+   * `appliedIndex` is the snapshot's index. Throws CORRUPTED, leaving the state as it was, on rows
+   * that do not form a valid state.
+   */
+  restore(rows: StateSnapshotRows, appliedIndex: number): void {
+    assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'snapshot index is a non-negative integer');
+    this.#replaceState(treeFromRows(rows.znodes, this.limits), sessionsFromRows(rows.sessions, decodeOutcome), appliedIndex);
+  }
+
+  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, appliedIndex: number): void {
+    for (const owner of tree.ephemeralOwners()) {
+      if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds ephemerals of session ${owner}, which is not open`, { owner });
+    }
+    this.#tree = tree;
+    this.#sessions = sessions;
+    this.#lastApplied = appliedIndex;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** The bytes of a remembered outcome (JSON: it holds paths, stats and codes, never znode data). */
+export function encodeOutcome(o: TxnOutcome): Uint8Array {
+  return encoder.encode(JSON.stringify(o));
+}

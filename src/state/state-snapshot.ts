@@ -1,0 +1,146 @@
+/**
+ * The state machine's snapshot tables (for the SQLite snapshot store, storage/sqlite-snapshot*.ts):
+ *   znodes(path TEXT pk, data BLOB, czxid, mzxid, pzxid, ctime, mtime, version, cversion,
+ *          ephemeral_owner, kind TEXT, ttl_ms)
+ *   sessions(id pk, timeout_ms, last_seq, last_result BLOB)   -- last_result: JSON of the outcome
+ * Rows are produced sorted by primary key; restoring checks everything and throws CORRUPTED.
+ */
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import type { SnapshotRow, SnapshotTableSpec, SnapshotValue } from '../storage/sqlite-snapshot-format.js';
+import { DataTree } from './data-tree.js';
+import type { StateLimits } from './limits.js';
+import { SessionTable } from './sessions.js';
+import { isZnodeKind, type ZnodeRecord } from './stat.js';
+import type { TxnOutcome } from './state-machine.js';
+
+export const STATE_MACHINE_NAME = 'conclave-znodes';
+/** Bumped whenever the tables below change incompatibly. */
+export const STATE_VERSION = 1;
+
+export const znodesTable: SnapshotTableSpec = {
+  name: 'znodes',
+  columns: [
+    { name: 'path', type: 'TEXT' },
+    { name: 'data', type: 'BLOB' },
+    { name: 'czxid', type: 'INTEGER' },
+    { name: 'mzxid', type: 'INTEGER' },
+    { name: 'pzxid', type: 'INTEGER' },
+    { name: 'ctime', type: 'INTEGER' },
+    { name: 'mtime', type: 'INTEGER' },
+    { name: 'version', type: 'INTEGER' },
+    { name: 'cversion', type: 'INTEGER' },
+    { name: 'ephemeral_owner', type: 'INTEGER' },
+    { name: 'kind', type: 'TEXT' },
+    { name: 'ttl_ms', type: 'INTEGER' },
+  ],
+  primaryKey: ['path'],
+};
+
+export const sessionsTable: SnapshotTableSpec = {
+  name: 'sessions',
+  columns: [
+    { name: 'id', type: 'INTEGER' },
+    { name: 'timeout_ms', type: 'INTEGER' },
+    { name: 'last_seq', type: 'INTEGER' },
+    { name: 'last_result', type: 'BLOB' },
+  ],
+  primaryKey: ['id'],
+};
+
+export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable];
+
+export interface StateSnapshotRows {
+  readonly znodes: readonly SnapshotRow[];
+  readonly sessions: readonly SnapshotRow[];
+}
+
+export function treeRows(tree: DataTree): SnapshotRow[] {
+  return tree.records().map((r) => [r.path, r.data, r.czxid, r.mzxid, r.pzxid, r.ctime, r.mtime, r.version, r.cversion, r.ephemeralOwner, r.kind, r.ttlMs]);
+}
+
+export function sessionRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnOutcome) => Uint8Array): SnapshotRow[] {
+  return sessions.ids().map((id) => {
+    const s = sessions.get(id);
+    if (s === undefined) throw new ConclaveError(ErrorCode.CORRUPTED, `session ${id} vanished`);
+    return [id, s.timeoutMs, s.lastSeq, s.lastResult === undefined ? null : encode(s.lastResult)];
+  });
+}
+
+function corrupt(message: string): ConclaveError {
+  return new ConclaveError(ErrorCode.CORRUPTED, `snapshot: ${message}`);
+}
+
+function int(v: SnapshotValue | undefined, what: string): number {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw corrupt(`${what} is not a non-negative safe integer`);
+  return n;
+}
+
+function text(v: SnapshotValue | undefined, what: string): string {
+  if (typeof v !== 'string') throw corrupt(`${what} is not text`);
+  return v;
+}
+
+function blob(v: SnapshotValue | undefined, what: string): Uint8Array {
+  if (v === null) return new Uint8Array(0);
+  if (!(v instanceof Uint8Array)) throw corrupt(`${what} is not a blob`);
+  return v;
+}
+
+function* records(rows: Iterable<SnapshotRow>): Iterable<ZnodeRecord> {
+  for (const row of rows) {
+    if (row.length !== znodesTable.columns.length) throw corrupt(`znode row has ${row.length} cells`);
+    const path = text(row[0], 'path');
+    const kind = text(row[10], `kind of ${path}`);
+    if (!isZnodeKind(kind)) throw corrupt(`unknown kind ${kind} of ${path}`);
+    const n = (i: number, what: string): number => int(row[i], `${what} of ${path}`);
+    yield {
+      path,
+      data: blob(row[1], `data of ${path}`),
+      czxid: n(2, 'czxid'),
+      mzxid: n(3, 'mzxid'),
+      pzxid: n(4, 'pzxid'),
+      ctime: n(5, 'ctime'),
+      mtime: n(6, 'mtime'),
+      version: n(7, 'version'),
+      cversion: n(8, 'cversion'),
+      ephemeralOwner: n(9, 'ephemeral_owner'),
+      kind,
+      ttlMs: n(11, 'ttl_ms'),
+    };
+  }
+}
+
+export function treeFromRows(rows: Iterable<SnapshotRow>, limits: Readonly<StateLimits>): DataTree {
+  return DataTree.fromRecords(records(rows), limits);
+}
+
+export function sessionsFromRows(rows: Iterable<SnapshotRow>, decode: (b: Uint8Array) => TxnOutcome): SessionTable<TxnOutcome> {
+  const table = new SessionTable<TxnOutcome>();
+  for (const row of rows) {
+    if (row.length !== sessionsTable.columns.length) throw corrupt(`session row has ${row.length} cells`);
+    const id = int(row[0], 'session id');
+    const timeoutMs = int(row[1], `timeout of session ${id}`);
+    const lastSeq = int(row[2], `last seq of session ${id}`);
+    if (id === 0 || timeoutMs === 0) throw corrupt(`session ${id} has a zero id or timeout`);
+    if (table.has(id)) throw corrupt(`duplicate session ${id}`);
+    table.open(id, timeoutMs);
+    if (row[3] !== null) table.remember(id, lastSeq, decode(blob(row[3], `last result of session ${id}`)));
+    else if (lastSeq !== 0) throw corrupt(`session ${id} has a last seq but no result`);
+  }
+  return table;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeOutcome(b: Uint8Array): TxnOutcome {
+  let o: unknown;
+  try {
+    o = JSON.parse(decoder.decode(b));
+  } catch {
+    throw corrupt('undecodable remembered result');
+  }
+  const ok = typeof o === 'object' && o !== null && 'ok' in o ? (o as { ok: unknown }).ok : undefined;
+  if ((ok === true && 'result' in (o as object)) || (ok === false && 'error' in (o as object))) return o as TxnOutcome;
+  throw corrupt('remembered result is not an outcome');
+}

@@ -1,0 +1,271 @@
+/**
+ * Hand-written protobuf codec of txns (schema: proto/txn.proto). `decodeTxn` never crashes on
+ * garbage: anything malformed is a ConclaveError(INVALID_ARGUMENT). Decoded `data` fields are
+ * views into the input bytes (the tree copies what it stores).
+ */
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { WireReader, WireType } from '../storage/protobuf-wire.js';
+import type { TreeOp } from './data-tree.js';
+import { ZNODE_KINDS, isZnodeKind, type ZnodeKind } from './stat.js';
+import type { Txn, TxnBody } from './txn.js';
+import { WireWriter, unzigzag } from './wire-writer.js';
+
+const Field = {
+  timeMs: 1,
+  sessionId: 2,
+  seq: 3,
+  create: 10,
+  setData: 11,
+  delete: 12,
+  check: 13,
+  multi: 14,
+  createSession: 15,
+  closeSession: 16,
+} as const;
+
+const OpField = { create: 1, setData: 2, delete: 3, check: 4 } as const;
+
+function invalid(message: string, details: Record<string, unknown> = {}): ConclaveError {
+  return new ConclaveError(ErrorCode.INVALID_ARGUMENT, `txn: ${message}`, details);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding.
+
+function checkCount(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalid(`${name} must be a non-negative integer, got ${String(v)}`);
+  return v;
+}
+
+function checkVersion(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < -1) throw invalid(`version must be an integer ≥ -1, got ${String(v)}`);
+  return v;
+}
+
+/** A string with a UTF-8 form (TextEncoder would silently replace a lone surrogate). */
+function checkString(name: string, s: unknown): string {
+  if (typeof s !== 'string') throw invalid(`${name} must be a string`);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) throw invalid(`${name} holds a lone surrogate at ${i}`);
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) throw invalid(`${name} holds a lone surrogate at ${i}`);
+  }
+  return s;
+}
+
+function checkData(d: unknown): Uint8Array {
+  if (!(d instanceof Uint8Array)) throw invalid('data must be a Uint8Array');
+  return d;
+}
+
+function writeOp(w: WireWriter, op: TreeOp): void {
+  switch (op.type) {
+    case 'create': {
+      if (!isZnodeKind(op.kind)) throw invalid(`unknown kind ${String(op.kind)}`);
+      const kind = ZNODE_KINDS.indexOf(op.kind);
+      w.string(1, checkString('path', op.path)).bytes(2, checkData(op.data)).uint(3, kind).bool(4, op.sequential === true).uint(5, checkCount('ttlMs', op.ttlMs ?? 0));
+      return;
+    }
+    case 'set':
+      w.string(1, checkString('path', op.path)).bytes(2, checkData(op.data)).sint(3, checkVersion(op.version));
+      return;
+    case 'delete':
+    case 'check':
+      w.string(1, checkString('path', op.path)).sint(2, checkVersion(op.version));
+      return;
+    default:
+      throw invalid(`unknown op ${String((op as { type?: unknown }).type)}`);
+  }
+}
+
+function opField(op: TreeOp, fields: { create: number; setData: number; delete: number; check: number }): number {
+  switch (op?.type) {
+    case 'create':
+      return fields.create;
+    case 'set':
+      return fields.setData;
+    case 'delete':
+      return fields.delete;
+    case 'check':
+      return fields.check;
+    default:
+      throw invalid(`unknown op ${String((op as { type?: unknown } | undefined)?.type)}`);
+  }
+}
+
+/** Encodes a txn; throws INVALID_ARGUMENT on a value the schema cannot hold. */
+export function encodeTxn(txn: Txn): Uint8Array {
+  const w = new WireWriter();
+  w.uint(Field.timeMs, checkCount('timeMs', txn.timeMs)).uint(Field.sessionId, checkCount('sessionId', txn.sessionId)).uint(Field.seq, checkCount('seq', txn.seq));
+  const body = txn.body as TxnBody | undefined;
+  switch (body?.type) {
+    case 'multi': {
+      if (!Array.isArray(body.ops)) throw invalid('multi ops must be an array');
+      const ops = body.ops;
+      w.message(Field.multi, (m) => {
+        for (const op of ops) m.message(1, (o) => o.message(opField(op, OpField), (x) => writeOp(x, op)));
+      });
+      break;
+    }
+    case 'createSession':
+      w.message(Field.createSession, (m) => m.uint(1, checkCount('sessionId', body.sessionId)).uint(2, checkCount('timeoutMs', body.timeoutMs)));
+      break;
+    case 'closeSession':
+      w.message(Field.closeSession, (m) => m.uint(1, checkCount('sessionId', body.sessionId)));
+      break;
+    default:
+      if (body === undefined) throw invalid('txn has no body');
+      w.message(opField(body, Field), (m) => writeOp(m, body));
+  }
+  return w.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function readString(r: WireReader): string {
+  try {
+    return decoder.decode(r.bytes());
+  } catch (err: unknown) {
+    if (err instanceof ConclaveError) throw err;
+    throw invalid('string is not valid UTF-8');
+  }
+}
+
+/** Reads every field of a message: `on` returns false for a field it does not know (it is skipped). */
+function readFields(bytes: Uint8Array, on: (field: number, wire: number, r: WireReader) => boolean): void {
+  const r = new WireReader(bytes);
+  while (!r.done()) {
+    const [field, wire] = r.tag();
+    if (!on(field, wire, r)) r.skip(wire);
+  }
+}
+
+function expectWire(field: number, wire: number, expected: number): void {
+  if (wire !== expected) throw invalid(`field ${field} has wire type ${wire}, expected ${expected}`);
+}
+
+function readOp(kind: 'create' | 'set' | 'delete' | 'check', bytes: Uint8Array): TreeOp {
+  let path = '';
+  let data: Uint8Array = new Uint8Array(0);
+  let nodeKind: ZnodeKind = 'persistent';
+  let sequential = false;
+  let ttlMs = 0;
+  let version = 0;
+  const versionField = kind === 'set' ? 3 : 2;
+  readFields(bytes, (field, wire, r) => {
+    if (field === 1) {
+      expectWire(field, wire, WireType.LengthDelimited);
+      path = readString(r);
+    } else if (field === 2 && (kind === 'create' || kind === 'set')) {
+      expectWire(field, wire, WireType.LengthDelimited);
+      data = r.bytes();
+    } else if (field === versionField && kind !== 'create') {
+      expectWire(field, wire, WireType.Varint);
+      version = unzigzag(r.varint());
+    } else if (kind === 'create' && field === 3) {
+      expectWire(field, wire, WireType.Varint);
+      const k = r.varint();
+      const named = ZNODE_KINDS[k];
+      if (named === undefined) throw invalid(`unknown node kind ${k}`);
+      nodeKind = named;
+    } else if (kind === 'create' && field === 4) {
+      expectWire(field, wire, WireType.Varint);
+      sequential = r.varint() !== 0;
+    } else if (kind === 'create' && field === 5) {
+      expectWire(field, wire, WireType.Varint);
+      ttlMs = r.varint();
+    } else return false;
+    return true;
+  });
+  switch (kind) {
+    case 'create':
+      return { type: 'create', path, data, kind: nodeKind, sequential, ttlMs };
+    case 'set':
+      return { type: 'set', path, data, version };
+    case 'delete':
+      return { type: 'delete', path, version };
+    case 'check':
+      return { type: 'check', path, version };
+  }
+}
+
+const OP_KINDS = ['create', 'set', 'delete', 'check'] as const;
+
+function readMultiOp(bytes: Uint8Array): TreeOp {
+  let op: TreeOp | undefined;
+  readFields(bytes, (field, wire, r) => {
+    const kind = OP_KINDS[field - 1];
+    if (kind === undefined) return false;
+    expectWire(field, wire, WireType.LengthDelimited);
+    op = readOp(kind, r.bytes());
+    return true;
+  });
+  if (op === undefined) throw invalid('multi op has no op');
+  return op;
+}
+
+/** Decodes a txn; throws ConclaveError(INVALID_ARGUMENT) on anything malformed, never another error. */
+export function decodeTxn(bytes: Uint8Array): Txn {
+  let timeMs = 0;
+  let sessionId = 0;
+  let seq = 0;
+  let body: TxnBody | undefined;
+  try {
+    readFields(bytes, (field, wire, r) => {
+      if (field >= Field.timeMs && field <= Field.seq) {
+        expectWire(field, wire, WireType.Varint);
+        const v = r.varint();
+        if (field === Field.timeMs) timeMs = v;
+        else if (field === Field.sessionId) sessionId = v;
+        else seq = v;
+        return true;
+      }
+      if (field < Field.create || field > Field.closeSession) return false;
+      expectWire(field, wire, WireType.LengthDelimited);
+      const inner = r.bytes();
+      if (field <= Field.check) body = readOp(OP_KINDS[field - Field.create] as (typeof OP_KINDS)[number], inner);
+      else if (field === Field.multi) {
+        const ops: TreeOp[] = [];
+        readFields(inner, (f, w, rr) => {
+          if (f !== 1) return false;
+          expectWire(f, w, WireType.LengthDelimited);
+          ops.push(readMultiOp(rr.bytes()));
+          return true;
+        });
+        body = { type: 'multi', ops };
+      } else if (field === Field.createSession) {
+        let id = 0;
+        let timeoutMs = 0;
+        readFields(inner, (f, w, rr) => {
+          if (f !== 1 && f !== 2) return false;
+          expectWire(f, w, WireType.Varint);
+          if (f === 1) id = rr.varint();
+          else timeoutMs = rr.varint();
+          return true;
+        });
+        body = { type: 'createSession', sessionId: id, timeoutMs };
+      } else {
+        let id = 0;
+        readFields(inner, (f, w, rr) => {
+          if (f !== 1) return false;
+          expectWire(f, w, WireType.Varint);
+          id = rr.varint();
+          return true;
+        });
+        body = { type: 'closeSession', sessionId: id };
+      }
+      return true;
+    });
+  } catch (err: unknown) {
+    if (err instanceof ConclaveError) throw err;
+    throw invalid(err instanceof Error ? err.message : 'undecodable');
+  }
+  if (body === undefined) throw invalid('txn has no body');
+  return { timeMs, sessionId, seq, body };
+}

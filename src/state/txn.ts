@@ -1,0 +1,34 @@
+/**
+ * Transactions: what the leader prepares a write request into, and what every replica applies.
+ * Schema: proto/txn.proto. The zxid is the Raft index of the entry and is not part of the txn.
+ */
+import type { TreeOp } from './data-tree.js';
+
+export type { TreeOp } from './data-tree.js';
+
+export type TxnBody =
+  | TreeOp
+  | { readonly type: 'multi'; readonly ops: readonly TreeOp[] }
+  | { readonly type: 'createSession'; readonly sessionId: number; readonly timeoutMs: number }
+  | { readonly type: 'closeSession'; readonly sessionId: number };
+
+export interface Txn {
+  /** The leader's wall time (ms) when it prepared the request, decided once: ctime and mtime. */
+  readonly timeMs: number;
+  /** The session that sent the request; 0 for none. Owns the ephemerals it creates. */
+  readonly sessionId: number;
+  /** The request's sequence number in its session; 0 for none. With `sessionId` it is the request id. */
+  readonly seq: number;
+  readonly body: TxnBody;
+}
+
+/** A request id: the txn is deduplicated by (sessionId, seq). */
+export interface RequestId {
+  readonly sessionId: number;
+  readonly seq: number;
+}
+
+/** The request id of a txn, if it carries one. */
+export function requestIdOf(txn: Txn): RequestId | undefined {
+  return txn.seq > 0 && txn.sessionId > 0 ? { sessionId: txn.sessionId, seq: txn.seq } : undefined;
+}
