@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `conclave` command. Today: `conclave snapshot inspect FILE [--json]`. The server and the
- * client commands arrive with the server and CLI issues.
+ * The `conclave` command: `conclave server [options]` runs a replica; `conclave snapshot inspect
+ * FILE [--json]` shows a snapshot. The client commands arrive with the CLI issue.
  */
 import { isConclaveError } from '../common/errors.js';
+import { runServer } from './server-command.js';
 import { formatSnapshotReport, inspectSnapshot } from './snapshot-inspect.js';
 
-const USAGE = 'usage: conclave snapshot inspect FILE [--json]\n';
+const USAGE = 'usage: conclave server [options]   (conclave server --help)\n       conclave snapshot inspect FILE [--json]\n';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [group, command, ...rest] = argv;
+  if (group === 'server') return runServer(argv.slice(1));
   if (group === 'snapshot' && command === 'inspect') {
     const json = rest.includes('--json');
     const files = rest.filter((a) => a !== '--json');

@@ -68,7 +68,7 @@ describe('conclave snapshot inspect', () => {
   it('bad usage exits 2 with the usage line', () => {
     const r = conclave('snapshot', 'inspect');
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('usage: conclave snapshot inspect FILE');
+    expect(r.stderr).toContain('conclave snapshot inspect FILE');
     expect(conclave('frobnicate').status).toBe(2);
   });
 });

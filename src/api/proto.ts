@@ -1,0 +1,38 @@
+/**
+ * Loads the public API (proto/conclave.proto) for grpc-js. The proto folder sits at the package
+ * root, two levels above this file in the sources and three in the compiled `dist/`.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+export function protoDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [join(here, '../../proto'), join(here, '../../../proto')]) {
+    if (existsSync(join(candidate, 'conclave.proto'))) return candidate;
+  }
+  throw new Error(`proto/conclave.proto not found near ${here}`);
+}
+
+export interface ConclaveApi {
+  readonly Conclave: grpc.ServiceClientConstructor;
+  readonly Cluster: grpc.ServiceClientConstructor;
+}
+
+let cached: ConclaveApi | undefined;
+
+export function loadApi(): ConclaveApi {
+  if (cached) return cached;
+  const definition = protoLoader.loadSync(join(protoDir(), 'conclave.proto'), {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as { conclave: { v1: ConclaveApi } };
+  cached = pkg.conclave.v1;
+  return cached;
+}

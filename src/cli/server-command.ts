@@ -1,0 +1,40 @@
+/**
+ * `conclave server [options]`: run one replica until SIGINT/SIGTERM. Options: see SERVER_OPTIONS
+ * (flags, CONCLAVE_* environment variables, or --config FILE).
+ */
+import pino from 'pino';
+import { isConclaveError } from '../common/errors.js';
+import { ConclaveServer } from '../server/conclave-server.js';
+import { SERVER_OPTIONS, parseServerConfig } from '../server/config.js';
+
+export function serverUsage(): string {
+  const lines = Object.entries(SERVER_OPTIONS).map(([flag, [env, what]]) => `  --${flag.padEnd(24)} ${env.padEnd(32)} ${what}`);
+  return `usage: conclave server [options]\n${lines.join('\n')}\n`;
+}
+
+export async function runServer(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(serverUsage());
+    return 0;
+  }
+  let config;
+  try {
+    config = parseServerConfig(argv, process.env);
+  } catch (err: unknown) {
+    if (!isConclaveError(err)) throw err;
+    process.stderr.write(`conclave server: ${err.message}\n${serverUsage()}`);
+    return 2;
+  }
+  const log = pino({ level: config.logLevel, base: { member: config.id } }, pino.destination(2));
+  const server = await ConclaveServer.start(config, log);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await server.stop();
+  return 0;
+}

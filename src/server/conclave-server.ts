@@ -1,0 +1,186 @@
+/**
+ * One Conclave replica: durable storage, the Raft driver, the znode state machine, the peer
+ * transport and the public gRPC API, wired together. Writes go through the leader (a follower
+ * answers NOT_LEADER with the leader's client address); reads are linearizable by default
+ * (ReadIndex) or served locally when asked for `SERIALIZABLE`.
+ */
+import { randomInt } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { EntryType, type NodeId, Role } from '../raft/index.js';
+import { ConclaveStateMachine, type ApplyResult, type StateSnapshotRows, type TxnBody, type TxnResult, encodeTxn, stateSnapshotTables, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
+import { DiskStorage } from '../storage/disk-storage.js';
+import type { SnapshotRow } from '../storage/sqlite-snapshot.js';
+import { GrpcPeerTransport } from '../transport/grpc-transport.js';
+import { loadApi } from '../api/proto.js';
+import { createServiceHandlers } from '../api/conclave-service.js';
+import type { ServerConfig } from './config.js';
+import { RaftDriver } from './raft-driver.js';
+import { SessionTracker } from './session-tracker.js';
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const SESSION_CHECK_MS = 50;
+
+export class ConclaveServer {
+  readonly config: ServerConfig;
+  readonly sm = new ConclaveStateMachine();
+  readonly #log: Logger;
+  #storage!: DiskStorage;
+  #transport!: GrpcPeerTransport;
+  driver!: RaftDriver;
+  #api!: grpc.Server;
+  clientPort = 0;
+  readonly sessions = new SessionTracker({ nowMs: () => performance.now() });
+  #sessionTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  private constructor(config: ServerConfig, log: Logger) {
+    this.config = config;
+    this.#log = log;
+  }
+
+  static async start(config: ServerConfig, log: Logger): Promise<ConclaveServer> {
+    const server = new ConclaveServer(config, log);
+    await server.#start();
+    return server;
+  }
+
+  async #start(): Promise<void> {
+    const cfg = this.config;
+    this.#storage = await DiskStorage.open(cfg.dataDir, { onWarning: (msg, details) => this.#log.warn(details, msg) });
+    const peers = new Map([...cfg.members].filter(([id]) => id !== cfg.id).map(([id, m]) => [id, m.peer] as const));
+    this.#transport = await GrpcPeerTransport.start({ id: cfg.id, listen: cfg.peerListen, peers, onWarning: (msg, d) => this.#log.warn(d, msg) });
+    this.driver = await RaftDriver.start({
+      id: cfg.id,
+      storage: this.#storage,
+      transport: this.#transport,
+      bootstrapVoters: [...cfg.members.keys()],
+      tickMs: cfg.tickMs,
+      electionTicks: cfg.electionTicks,
+      onFatal: (err) => {
+        this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'replica stopped: storage failure');
+        process.exitCode = 1;
+        void this.stop();
+      },
+      hooks: {
+        apply: (e) => (e.type === EntryType.Normal ? this.sm.apply(e.index, e.data) : undefined),
+        restore: async (file) => {
+          if (!file) return;
+          const znodes: SnapshotRow[] = [];
+          const sessions: SnapshotRow[] = [];
+          for await (const batch of this.#storage.snapshots.readRows(file.path, 'znodes', 2000)) for (const r of batch) znodes.push(r);
+          for await (const batch of this.#storage.snapshots.readRows(file.path, 'sessions', 2000)) for (const r of batch) sessions.push(r);
+          const rows: StateSnapshotRows = { znodes, sessions };
+          this.sm.restore(rows, file.index);
+        },
+        snapshot: {
+          stateMachine: STATE_MACHINE_NAME,
+          stateVersion: STATE_VERSION,
+          tables: stateSnapshotTables,
+          everyEntries: cfg.snapshotEveryEntries,
+          fill: async (w) => {
+            // Captured synchronously: a point-in-time view at the applied index.
+            const rows = this.sm.snapshotRows();
+            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions]] as const) {
+              for (let i = 0; i < all.length; i += 5000) await w.write(table, all.slice(i, i + 5000) as SnapshotRow[]);
+            }
+          },
+        },
+      },
+    });
+    const api = loadApi();
+    this.#api = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+    const handlers = createServiceHandlers(this);
+    this.#api.addService(api.Conclave.service, handlers.conclave);
+    this.#api.addService(api.Cluster.service, handlers.cluster);
+    this.clientPort = await new Promise<number>((resolve, reject) =>
+      this.#api.bindAsync(cfg.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    this.#sessionTimer = setInterval(() => this.#expireSessions(), SESSION_CHECK_MS);
+    this.#sessionTimer.unref();
+    this.#log.info({ id: cfg.id, listen: `${cfg.listen.split(':')[0]}:${this.clientPort}`, peerListen: `${cfg.peerListen.split(':')[0]}:${this.#transport.port}`, dataDir: cfg.dataDir, members: [...cfg.members.keys()] }, 'conclave replica started');
+  }
+
+  isLeader(): boolean {
+    return this.driver.status().role === Role.Leader;
+  }
+
+  /** The leader's client address, for NOT_LEADER hints. */
+  leaderAddress(): string | undefined {
+    const lead = this.driver.status().lead;
+    return lead ? this.config.members.get(lead)?.client : undefined;
+  }
+
+  notLeader(): ConclaveError {
+    const lead = this.driver.status().lead;
+    return new ConclaveError(ErrorCode.NOT_LEADER, lead ? `replica ${this.config.id} is not the leader; ${lead} is` : `replica ${this.config.id} knows no leader yet`, {
+      leader: this.leaderAddress() ?? '',
+    });
+  }
+
+  /** Propose a write on the leader; resolves with its result and zxid once applied here. */
+  async write(body: TxnBody, sessionId = 0, seq = 0): Promise<{ result: TxnResult; zxid: number }> {
+    const { applied, zxid } = await this.writeRaw(body, sessionId, seq);
+    if (!applied.ok) throw new ConclaveError(applied.error.code, applied.error.message);
+    return { result: applied.result, zxid };
+  }
+
+  /** Like `write`, but a failed txn comes back as its apply result (a failed multi's per-op results). */
+  async writeRaw(body: TxnBody, sessionId = 0, seq = 0): Promise<{ applied: ApplyResult; zxid: number }> {
+    if (!this.isLeader()) throw this.notLeader();
+    // Any request of a session counts as a keep-alive (as in ZooKeeper).
+    const session = sessionId > 0 ? this.sm.sessions.get(sessionId) : undefined;
+    if (session) this.sessions.touch(sessionId, session.timeoutMs);
+    const { index, result } = await this.driver.propose(encodeTxn({ timeMs: Date.now(), sessionId, seq, body }));
+    return { applied: result as ApplyResult, zxid: index };
+  }
+
+  /** Wait until this replica may serve a read at the requested consistency. */
+  async readBarrier(linearizable: boolean): Promise<void> {
+    if (linearizable) await this.driver.readIndex();
+  }
+
+  newSessionId(): number {
+    for (;;) {
+      const id = randomInt(1, 2 ** 47);
+      if (!this.sm.sessions.has(id)) return id;
+    }
+  }
+
+  #expireSessions(): void {
+    if (this.#stopped) return;
+    if (!this.isLeader()) {
+      this.sessions.reset();
+      return;
+    }
+    const open = new Map<number, number>();
+    for (const id of this.sm.sessions.ids()) open.set(id, this.sm.sessions.get(id)?.timeoutMs ?? 0);
+    for (const id of this.sessions.expired(open)) {
+      this.#log.info({ sessionId: id }, 'session expired');
+      this.write({ type: 'closeSession', sessionId: id }).catch(() => this.sessions.retry(id));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#sessionTimer) clearInterval(this.#sessionTimer);
+    this.#api?.forceShutdown();
+    await this.driver?.stop();
+    await this.#transport?.close();
+    await this.#storage?.close();
+  }
+
+  peerPort(): number {
+    return this.#transport.port;
+  }
+
+  memberId(): NodeId {
+    return this.config.id;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Server configuration from flags, environment (CONCLAVE_*) and an optional JSON file, in that
+ * order of precedence, validated at start with errors that say what to fix.
+ */
+import { readFileSync } from 'node:fs';
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import type { NodeId } from '../raft/index.js';
+
+export interface MemberAddress {
+  /** host:port of the member's peer (Raft) listener. */
+  readonly peer: string;
+  /** host:port of the member's client API listener. */
+  readonly client: string;
+}
+
+export interface ServerConfig {
+  readonly id: NodeId;
+  readonly dataDir: string;
+  readonly listen: string;
+  readonly peerListen: string;
+  /** Founding members (id → addresses); this replica must be one of them. */
+  readonly members: ReadonlyMap<NodeId, MemberAddress>;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEveryEntries: number;
+  readonly sessionTimeoutMsMin: number;
+  readonly sessionTimeoutMsMax: number;
+  readonly logLevel: string;
+}
+
+/** flag name → [env var, description]; the README's configuration table lists the same. */
+export const SERVER_OPTIONS = {
+  config: ['CONCLAVE_CONFIG', 'a JSON file with any of these options (camelCase keys)'],
+  id: ['CONCLAVE_ID', 'this member id (positive integer; default 1)'],
+  data: ['CONCLAVE_DATA', 'data directory (default ./data)'],
+  listen: ['CONCLAVE_LISTEN', 'client API host:port (default 127.0.0.1:4180)'],
+  'peer-listen': ['CONCLAVE_PEER_LISTEN', 'peer (Raft) host:port (default 127.0.0.1:4190)'],
+  members: ['CONCLAVE_MEMBERS', 'founding members: id=peerHost:port/clientHost:port,… (default: this member alone)'],
+  'tick-ms': ['CONCLAVE_TICK_MS', 'Raft tick (default 100)'],
+  'election-ticks': ['CONCLAVE_ELECTION_TICKS', 'election timeout in ticks, randomized up to twice (default 10)'],
+  'snapshot-every': ['CONCLAVE_SNAPSHOT_EVERY', 'entries between snapshots (default 10000)'],
+  'session-timeout-min-ms': ['CONCLAVE_SESSION_TIMEOUT_MIN_MS', 'smallest session timeout granted (default 1000)'],
+  'session-timeout-max-ms': ['CONCLAVE_SESSION_TIMEOUT_MAX_MS', 'largest session timeout granted (default 60000)'],
+  'log-level': ['CONCLAVE_LOG_LEVEL', 'pino level: fatal, error, warn, info, debug, trace (default info)'],
+} as const;
+
+type OptionName = keyof typeof SERVER_OPTIONS;
+
+function bad(message: string): ConclaveError {
+  return new ConclaveError(ErrorCode.INVALID_ARGUMENT, message);
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+export function parseServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const flags = new Map<OptionName, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw bad(`unexpected argument "${arg}"`);
+    const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (!(rawName in SERVER_OPTIONS)) throw bad(`unknown option --${rawName}; known: ${Object.keys(SERVER_OPTIONS).map((k) => `--${k}`).join(', ')}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw bad(`--${rawName} needs a value`);
+    flags.set(rawName as OptionName, value);
+  }
+  const configPath = flags.get('config') ?? env[SERVER_OPTIONS.config[0]];
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    } catch (err: unknown) {
+      throw bad(`cannot read config file ${configPath}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const get = (name: OptionName): string | undefined => {
+    const fromFile = file[camel(name)];
+    return flags.get(name) ?? env[SERVER_OPTIONS[name][0]] ?? (fromFile === undefined ? undefined : String(fromFile));
+  };
+  const int = (name: OptionName, dflt: number, min: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min) throw bad(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
+    return n;
+  };
+  const address = (name: OptionName, dflt: string): string => {
+    const raw = get(name) ?? dflt;
+    if (!/^[^\s:]+:\d{1,5}$/.test(raw)) throw bad(`--${name} must be host:port, got "${raw}"`);
+    return raw;
+  };
+
+  const id = int('id', 1, 1);
+  const listen = address('listen', '127.0.0.1:4180');
+  const peerListen = address('peer-listen', '127.0.0.1:4190');
+  const members = parseMembers(get('members'), id, peerListen, listen);
+  const sessionTimeoutMsMin = int('session-timeout-min-ms', 1000, 1);
+  const sessionTimeoutMsMax = int('session-timeout-max-ms', 60_000, 1);
+  if (sessionTimeoutMsMax < sessionTimeoutMsMin) throw bad('--session-timeout-max-ms must be at least --session-timeout-min-ms');
+  const logLevel = get('log-level') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw bad(`--log-level must be a pino level, got "${logLevel}"`);
+  return {
+    id,
+    dataDir: get('data') ?? './data',
+    listen,
+    peerListen,
+    members,
+    tickMs: int('tick-ms', 100, 1),
+    electionTicks: int('election-ticks', 10, 2),
+    snapshotEveryEntries: int('snapshot-every', 10_000, 1),
+    sessionTimeoutMsMin,
+    sessionTimeoutMsMax,
+    logLevel,
+  };
+}
+
+function parseMembers(raw: string | undefined, self: NodeId, peerListen: string, listen: string): Map<NodeId, MemberAddress> {
+  const members = new Map<NodeId, MemberAddress>();
+  if (raw === undefined || raw.trim() === '') {
+    members.set(self, { peer: peerListen, client: listen });
+    return members;
+  }
+  for (const part of raw.split(',')) {
+    const m = /^\s*(\d+)=([^\s/:]+:\d{1,5})\/([^\s/:]+:\d{1,5})\s*$/.exec(part);
+    if (!m) throw bad(`--members entry "${part}" must look like 2=127.0.0.1:4191/127.0.0.1:4181 (id=peer/client)`);
+    const id = Number(m[1]);
+    if (!Number.isSafeInteger(id) || id < 1) throw bad(`member id in "${part}" must be a positive integer`);
+    if (members.has(id)) throw bad(`member ${id} is listed twice in --members`);
+    members.set(id, { peer: m[2] as string, client: m[3] as string });
+  }
+  if (!members.has(self)) throw bad(`this member (--id ${self}) is not in --members (${[...members.keys()].join(', ')})`);
+  return members;
+}

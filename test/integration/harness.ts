@@ -1,0 +1,188 @@
+/**
+ * Real `conclave server` processes on 127.0.0.1 for integration tests, and a small promise-based
+ * client over the public gRPC API.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { CODE_METADATA_KEY } from '../../src/api/error-status.js';
+import { loadApi } from '../../src/api/proto.js';
+
+const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface Member {
+  readonly id: number;
+  readonly clientPort: number;
+  readonly peerPort: number;
+}
+
+/** One server process. */
+export class ServerProcess {
+  child: ChildProcess | undefined;
+  log = '';
+
+  constructor(
+    readonly member: Member,
+    readonly dataDir: string,
+    readonly members: readonly Member[],
+    readonly extraArgs: readonly string[] = [],
+  ) {}
+
+  args(): string[] {
+    const membersArg = this.members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}/127.0.0.1:${m.clientPort}`).join(',');
+    return [
+      CLI,
+      'server',
+      '--id',
+      String(this.member.id),
+      '--data',
+      this.dataDir,
+      '--listen',
+      `127.0.0.1:${this.member.clientPort}`,
+      '--peer-listen',
+      `127.0.0.1:${this.member.peerPort}`,
+      '--members',
+      membersArg,
+      '--tick-ms',
+      '20',
+      '--log-level',
+      'info',
+      ...this.extraArgs,
+    ];
+  }
+
+  async start(): Promise<void> {
+    this.log = '';
+    const child = spawn(process.execPath, this.args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', (d: Buffer) => {
+      this.log += d.toString('utf8');
+    });
+    await until(`member ${this.member.id} to start`, () => {
+      if (child.exitCode !== null) throw new Error(`member ${this.member.id} exited: ${this.log}`);
+      return this.log.includes('conclave replica started');
+    });
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+}
+
+export class Cluster {
+  readonly servers: ServerProcess[] = [];
+  readonly #dirs: string[] = [];
+
+  static async start(size: number, extraArgs: readonly string[] = []): Promise<Cluster> {
+    const c = new Cluster();
+    const members: Member[] = [];
+    for (let id = 1; id <= size; id++) members.push({ id, clientPort: await freePort(), peerPort: await freePort() });
+    for (const m of members) {
+      const dir = await mkdtemp(join(tmpdir(), `conclave-it-${m.id}-`));
+      c.#dirs.push(dir);
+      c.servers.push(new ServerProcess(m, dir, members, extraArgs));
+    }
+    await Promise.all(c.servers.map((s) => s.start()));
+    return c;
+  }
+
+  client(id: number): Client {
+    const s = this.servers.find((x) => x.member.id === id);
+    if (!s) throw new Error(`no member ${id}`);
+    return new Client(`127.0.0.1:${s.member.clientPort}`);
+  }
+
+  async leader(): Promise<number> {
+    return until('a leader', async () => {
+      for (const s of this.servers) {
+        if (!s.child || s.child.exitCode !== null || s.child.signalCode !== null) continue;
+        const c = this.client(s.member.id);
+        try {
+          const st = (await c.call('Cluster', 'Status', {})) as { role: string; id: number };
+          if (st.role === 'leader') return st.id;
+        } catch {
+          /* not up */
+        } finally {
+          c.close();
+        }
+      }
+      return undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.servers.map((s) => s.kill('SIGKILL')));
+    for (const d of this.#dirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
+export class RpcError extends Error {
+  constructor(
+    readonly grpcCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Client {
+  readonly #conclave: grpc.Client;
+  readonly #cluster: grpc.Client;
+
+  constructor(address: string) {
+    const api = loadApi();
+    this.#conclave = new api.Conclave(address, grpc.credentials.createInsecure());
+    this.#cluster = new api.Cluster(address, grpc.credentials.createInsecure());
+  }
+
+  call(service: 'Conclave' | 'Cluster', method: string, req: object): Promise<Record<string, unknown>> {
+    const client = (service === 'Conclave' ? this.#conclave : this.#cluster) as unknown as Record<
+      string,
+      (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
+    >;
+    const fn = client[method];
+    if (!fn) throw new Error(`no method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(client, req, { deadline: Date.now() + 10_000 }, (err, res) => {
+        if (err) reject(new RpcError(err.code, String(err.metadata?.get(CODE_METADATA_KEY)[0] ?? ''), err.details));
+        else resolve(res);
+      });
+    });
+  }
+
+  close(): void {
+    this.#conclave.close();
+    this.#cluster.close();
+  }
+}
