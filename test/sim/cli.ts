@@ -17,12 +17,13 @@ interface CliArgs {
   nodes: 3 | 5 | undefined;
   steps: number | undefined;
   mutations: string[];
+  app: 'kv' | 'znode' | undefined;
   verbose: boolean;
   messages: boolean;
 }
 
 function usage(problem: string): never {
-  process.stderr.write(`sim: ${problem}\nusage: npm run sim -- [--seeds N] [--seed S] [--nodes 3|5] [--steps M] [--mutation NAME] [--verbose] [--messages]\n`);
+  process.stderr.write(`sim: ${problem}\nusage: npm run sim -- [--seeds N] [--seed S] [--nodes 3|5] [--steps M] [--app kv|znode] [--mutation NAME] [--verbose] [--messages]\n`);
   process.exit(2);
 }
 
@@ -33,7 +34,7 @@ function intArg(name: string, value: string | undefined): number {
 }
 
 function parse(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { seeds: undefined, seed: undefined, nodes: undefined, steps: undefined, mutations: [], verbose: false, messages: false };
+  const args: CliArgs = { seeds: undefined, seed: undefined, nodes: undefined, steps: undefined, mutations: [], app: undefined, verbose: false, messages: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -56,6 +57,12 @@ function parse(argv: readonly string[]): CliArgs {
         const m = argv[++i] ?? '';
         if (![...RAFT_MUTATIONS, ...SHELL_MUTATIONS].includes(m as RaftMutation)) usage(`unknown mutation "${m}"; known: ${[...RAFT_MUTATIONS, ...SHELL_MUTATIONS].join(', ')}`);
         args.mutations.push(m);
+        break;
+      }
+      case '--app': {
+        const app = argv[++i];
+        if (app !== 'kv' && app !== 'znode') usage('--app must be kv or znode');
+        args.app = app;
         break;
       }
       case '--verbose':
@@ -89,6 +96,7 @@ function main(): void {
       seed,
       ...(args.nodes ? { nodes: args.nodes } : {}),
       ...(args.steps !== undefined ? { steps: args.steps } : {}),
+      ...(args.app ? { app: args.app } : {}),
       raftMutations,
       shellMutations,
       fullTrace: args.verbose,

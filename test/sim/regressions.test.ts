@@ -18,7 +18,7 @@ const REGRESSIONS: ReadonlyArray<{ seed: number; what: string }> = [
 describe('simulation regressions', () => {
   for (const r of REGRESSIONS) {
     it(`seed ${r.seed}: ${r.what}`, () => {
-      const result = runSimulation({ seed: r.seed });
+      const result = runSimulation({ seed: r.seed, app: 'kv' });
       expect(result.violation).toBeUndefined();
       expect(result.ok).toBe(true);
     });

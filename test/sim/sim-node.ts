@@ -23,7 +23,7 @@ import {
   bootstrapEntries,
   decodeConfChange,
 } from '../../src/raft/index.js';
-import { type KvCommand, type KvOutcome, KvStateMachine, type KvValue, fnv1a } from './state-machine.js';
+import { type KvCommand, type KvOutcome, type KvValue, type SimApp, fnv1a } from './state-machine.js';
 
 export function describeConf(conf: ConfState): string {
   return `voters=${conf.voters.join(',')} learners=${conf.learners.join(',')}`;
@@ -43,6 +43,8 @@ export interface SimNodeOptions {
   /** This node's clock runs slow: it ticks once every `tickEvery` simulated ticks (clock drift). */
   readonly tickEvery: number;
   readonly raftMutations: ReadonlySet<RaftMutation>;
+  /** A fresh application state machine (the simulator's register map, or the real znode tree). */
+  readonly app: () => SimApp;
   readonly shellMutations: ReadonlySet<ShellMutation>;
 }
 
@@ -50,7 +52,8 @@ export interface SimNodeOptions {
 export interface SimNodeHooks {
   send(m: Message): void;
   onPersist(node: SimNode, rd: Ready): void;
-  onApplied(node: SimNode, entry: Entry, digest: number): void;
+  /** `problem`: an application invariant the state broke after this entry. */
+  onApplied(node: SimNode, entry: Entry, digest: number, problem: string | undefined): void;
   onWriteResult(node: SimNode, cmd: KvCommand, out: KvOutcome): void;
   onReadResult(node: SimNode, context: number, value: KvValue): void;
   onAfterStep(node: SimNode): void;
@@ -67,7 +70,9 @@ export class SimNode {
   readonly #opts: SimNodeOptions;
   readonly #hooks: SimNodeHooks;
   node: RawNode | undefined;
-  sm = new KvStateMachine();
+  sm: SimApp;
+  /** Writes this node proposed as leader: index → the command and the term it was proposed in. */
+  readonly #proposed = new Map<number, { cmd: KvCommand; term: number }>();
   #write: PendingWrite | undefined;
   /** Reads waiting for the state machine to reach their index: context → {index, key}. */
   #reads = new Map<number, { index: number | undefined; key: string }>();
@@ -81,6 +86,7 @@ export class SimNode {
     this.id = opts.id;
     this.#opts = opts;
     this.#hooks = hooks;
+    this.sm = opts.app();
   }
 
   /** Found a new cluster: identical bootstrap entries on every founding member. */
@@ -99,8 +105,9 @@ export class SimNode {
   }
 
   start(): void {
-    this.sm = new KvStateMachine();
+    this.sm = this.#opts.app();
     this.sm.restore(this.disk.snapshot().data);
+    this.#proposed.clear();
     this.confAtApplied = this.disk.snapshot().meta.conf;
     this.node = new RawNode({
       id: this.id,
@@ -156,7 +163,19 @@ export class SimNode {
   /** Propose a client write. Throws NOT_LEADER etc. */
   propose(now: number, cmd: KvCommand): void {
     if (!this.node || this.isPaused(now)) throw new ConclaveError(ErrorCode.UNAVAILABLE, `node ${this.id} is down`);
-    this.node.propose(this.sm.encode(cmd));
+    const index = this.node.propose(this.sm.encodeWrite(cmd));
+    this.#proposed.set(index, { cmd, term: this.node.raft.term });
+    this.process(now);
+  }
+
+  /** Propose an application txn nobody waits for (the simulator's own background traffic). */
+  proposeRaw(now: number, data: Uint8Array): void {
+    if (!this.node || this.isPaused(now)) return;
+    try {
+      this.node.propose(data);
+    } catch (err: unknown) {
+      if (!isConclaveError(err)) throw err;
+    }
     this.process(now);
   }
 
@@ -238,13 +257,18 @@ export class SimNode {
 
   #apply(e: Entry): void {
     if (e.type === EntryType.Normal) {
-      const result = this.sm.apply(e);
-      if (result) this.#hooks.onWriteResult(this, result.cmd, result.out);
+      const out = this.sm.apply(e);
+      const mine = this.#proposed.get(e.index);
+      if (mine) {
+        this.#proposed.delete(e.index);
+        // Only our own entry answers our client; another leader's entry at that index means ours was lost.
+        if (mine.term === e.term && out) this.#hooks.onWriteResult(this, mine.cmd, out);
+      }
     } else {
       this.confAtApplied = applyToConfState(this.confAtApplied, decodeConfChange(e.data));
     }
     // Replicas must agree on the membership too, not just the data.
-    this.#hooks.onApplied(this, e, (this.sm.digest() ^ fnv1a(new TextEncoder().encode(describeConf(this.confAtApplied)))) >>> 0);
+    this.#hooks.onApplied(this, e, (this.sm.digest(e.index) ^ fnv1a(new TextEncoder().encode(describeConf(this.confAtApplied)))) >>> 0, this.sm.check());
   }
 
   #answerReads(): void {

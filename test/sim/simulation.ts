@@ -22,7 +22,9 @@ import { checkLinearizable } from '../model/linearizability.js';
 import { InvariantChecker, InvariantViolation } from './invariants.js';
 import { SimNetwork } from './network.js';
 import { type ShellMutation, SimNode } from './sim-node.js';
-import { fnv1a } from './state-machine.js';
+import { KvStateMachine, fnv1a } from './state-machine.js';
+import { ZnodeApp } from './znode-app.js';
+import { ZnodeTraffic } from './znode-traffic.js';
 import { Workload } from './workload.js';
 
 export interface SimOptions {
@@ -31,6 +33,8 @@ export interface SimOptions {
   /** Ticks of the fault phase. */
   readonly steps?: number;
   readonly raftMutations?: readonly RaftMutation[];
+  /** The application: the simulator's register map or the real znode tree (default: seed-chosen). */
+  readonly app?: 'kv' | 'znode';
   readonly shellMutations?: readonly ShellMutation[];
   /** Keep every trace line (otherwise only the last ones, for failure reports). */
   readonly fullTrace?: boolean;
@@ -77,9 +81,12 @@ interface Scenario {
   readonly tickEvery: readonly number[];
   readonly clients: number;
   readonly keys: number;
+  readonly app: 'kv' | 'znode';
 }
 
 function scenarioFrom(rng: Rng, opts: SimOptions): Scenario {
+  // Chosen from the seed without drawing from `rng`, so the rest of a scenario is the same in both.
+  const app = opts.app ?? ((Math.imul(opts.seed, 0x9e3779b1) >>> 16) & 1 ? 'znode' : 'kv');
   return {
     nodes: opts.nodes ?? (rng.chance(0.5) ? 3 : 5),
     steps: opts.steps ?? 800,
@@ -93,7 +100,9 @@ function scenarioFrom(rng: Rng, opts: SimOptions): Scenario {
     transferRate: rng.pick([0, 0.003, 0.01]),
     snapshotEvery: rng.int(3, 40),
     snapshotKeepEntries: rng.int(0, 5),
-    snapshotChunkBytes: rng.pick([16, 64, 256]),
+    // One chunk is in flight at a time: the znode tree's larger snapshots need larger chunks to
+    // finish within the healing bound.
+    snapshotChunkBytes: app === 'kv' ? rng.pick([16, 64, 256]) : rng.pick([1024, 4096, 16384]),
     // 1 byte: one entry per append, so acknowledgements move one index at a time.
     appendBytesMax: rng.pick([1, 256, 1024, 4096]),
     leaderCrashBias: rng.pick([0.3, 0.7]),
@@ -101,6 +110,7 @@ function scenarioFrom(rng: Rng, opts: SimOptions): Scenario {
     tickEvery: Array.from({ length: 16 }, () => (rng.chance(0.15) ? rng.int(2, 3) : 1)),
     clients: rng.int(2, 5),
     keys: rng.int(1, 3),
+    app,
   };
 }
 
@@ -114,6 +124,7 @@ export class Simulation {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly #checker = new InvariantChecker();
   readonly #workload: Workload;
+  readonly #znodeTraffic: ZnodeTraffic | undefined;
   #now = 0;
   #nextNodeId: NodeId;
   readonly #restartAt = new Map<NodeId, number>();
@@ -133,7 +144,8 @@ export class Simulation {
     const s = this.scenario;
     this.#faultRng = this.#rng.fork();
     this.#net = new SimNetwork(this.#rng.fork(), { dropRate: s.dropRate, duplicateRate: s.duplicateRate, delayTicksMax: s.delayTicksMax });
-    this.#workload = new Workload(this.#rng.fork(), { clients: s.clients, keys: s.keys, opRate: 0.3, timeoutTicks: 6 * ELECTION_TICKS });
+    this.#workload = new Workload(this.#rng.fork(), { clients: s.clients, keys: s.keys, opRate: 0.3, timeoutTicks: 6 * ELECTION_TICKS, cas: s.app === 'kv' });
+    this.#znodeTraffic = s.app === 'znode' ? new ZnodeTraffic(this.#rng.fork()) : undefined;
     const voters: NodeId[] = [];
     for (let id = 1; id <= s.nodes; id++) voters.push(id);
     for (const id of voters) {
@@ -158,12 +170,13 @@ export class Simulation {
         appendBytesMax: s.appendBytesMax,
         tickEvery: s.tickEvery[(id - 1) % s.tickEvery.length] as number,
         raftMutations: new Set(this.#opts.raftMutations ?? []),
+        app: s.app === 'znode' ? () => new ZnodeApp() : () => new KvStateMachine(),
         shellMutations: new Set(this.#opts.shellMutations ?? []),
       },
       {
         send: (m) => this.#send(m),
         onPersist: (n, rd) => this.#checker.onPersist(n, rd),
-        onApplied: (n, e, digest) => this.#onApplied(n, e, digest),
+        onApplied: (n, e, digest, problem) => this.#onApplied(n, e, digest, problem),
         onWriteResult: (n, cmd, out) => this.#workload.onWriteResult(n, cmd, out),
         onReadResult: (n, ctx, value) => this.#workload.onReadResult(n, ctx, value),
         onAfterStep: (n) => this.#afterStep(n),
@@ -198,8 +211,9 @@ export class Simulation {
     }
   }
 
-  #onApplied(node: SimNode, e: Entry, digest: number): void {
+  #onApplied(node: SimNode, e: Entry, digest: number, problem: string | undefined): void {
     this.#checker.onApplied(node, e, digest);
+    if (problem) this.#checker.fail(`application invariant broken on node ${node.id} after index ${e.index}: ${problem}`);
     if (e.type !== EntryType.ConfChange) return;
     const cc = decodeConfChange(e.data);
     if (cc.type === ConfChangeType.Remove && !this.#removed.has(cc.nodeId)) {
@@ -245,6 +259,8 @@ export class Simulation {
       this.#log('network healed');
     }
     if (faults) this.#injectFaults();
+    const leader = this.leader();
+    if (this.#znodeTraffic && leader && !this.#workload.paused) this.#znodeTraffic.tick(this.#now, leader);
   }
 
   #restart(id: NodeId): void {

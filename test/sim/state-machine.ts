@@ -5,14 +5,21 @@
  */
 import type { Entry } from '../../src/raft/index.js';
 
-export interface SimStateMachine<Cmd, Out> {
-  encode(cmd: Cmd): Uint8Array;
-  /** Apply one committed normal entry; returns the command and its outcome. */
-  apply(entry: Entry): { cmd: Cmd; out: Out } | undefined;
+/**
+ * What the simulator needs of an application state machine: register writes encoded as entries,
+ * reads of a register, snapshots, and a digest compared across replicas. `check` reports a broken
+ * application invariant (e.g. an ephemeral node outliving its session).
+ */
+export interface SimApp {
+  encodeWrite(cmd: KvCommand): Uint8Array;
+  /** Apply one committed normal entry; the outcome of the register write it carried, if any. */
+  apply(entry: Entry): KvOutcome | undefined;
+  get(key: string): KvValue;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
-  /** A digest of the whole state, compared across replicas at equal applied indexes. */
-  digest(): number;
+  /** The state's digest after applying `index` (an app may sample: same indexes on every replica). */
+  digest(index: number): number;
+  check(): string | undefined;
 }
 
 export type KvValue = string | null;
@@ -33,28 +40,32 @@ export interface KvOutcome {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export class KvStateMachine implements SimStateMachine<KvCommand, KvOutcome> {
+export class KvStateMachine implements SimApp {
   #data = new Map<string, string>();
 
   get(key: string): KvValue {
     return this.#data.get(key) ?? null;
   }
 
-  encode(cmd: KvCommand): Uint8Array {
+  encodeWrite(cmd: KvCommand): Uint8Array {
     return encoder.encode(JSON.stringify(cmd));
   }
 
-  apply(entry: Entry): { cmd: KvCommand; out: KvOutcome } | undefined {
+  apply(entry: Entry): KvOutcome | undefined {
     if (entry.data.length === 0) return undefined;
     const cmd = JSON.parse(decoder.decode(entry.data)) as KvCommand;
     if (cmd.f === 'write') {
       this.#data.set(cmd.key, cmd.value);
-      return { cmd, out: { ok: true } };
+      return { ok: true };
     }
     const current = this.get(cmd.key);
-    if (current !== (cmd.expected ?? null)) return { cmd, out: { ok: false } };
+    if (current !== (cmd.expected ?? null)) return { ok: false };
     this.#data.set(cmd.key, cmd.value);
-    return { cmd, out: { ok: true } };
+    return { ok: true };
+  }
+
+  check(): string | undefined {
+    return undefined;
   }
 
   snapshot(): Uint8Array {

@@ -24,6 +24,8 @@ export interface WorkloadOptions {
   readonly keys: number;
   readonly opRate: number;
   readonly timeoutTicks: number;
+  /** Compare-and-set is part of the mix (not with the znode app, which has no value compare). */
+  readonly cas: boolean;
 }
 
 export class Workload {
@@ -78,7 +80,7 @@ export class Workload {
     if (!node) return;
     const key = `k${this.#rng.int(1, this.#opts.keys)}`;
     const id = this.#nextId++;
-    const kind = this.#rng.int(0, 2);
+    const kind = this.#rng.int(0, this.#opts.cas ? 2 : 1);
     this.invoked++;
     let handle: OpHandle;
     try {
