@@ -4,7 +4,7 @@
  * Bad input is refused here, before it reaches the log, and changes nothing.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { type Stat, type TreeOp, type TxnResult, type ZnodeKind, stateLimits, validatePath } from '../state/index.js';
 import { toServiceError } from './error-status.js';
@@ -105,11 +105,19 @@ function opResult(r: TxnResult | { type: 'error'; error: { code: string } }): ob
 
 export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.UntypedServiceImplementation; cluster: grpc.UntypedServiceImplementation } {
   const unary =
-    (fn: Handler) =>
+    (method: string, fn: Handler) =>
     (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>): void => {
+      const started = performance.now();
+      const observe = (code: string): void => server.metrics?.requests.observe({ method, code }, (performance.now() - started) / 1000);
       fn(call.request ?? {}).then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err, server.leaderAddress())),
+        (res) => {
+          observe('OK');
+          callback(null, res);
+        },
+        (err: unknown) => {
+          observe(isConclaveError(err) ? err.code : 'INTERNAL');
+          callback(toServiceError(err, server.leaderAddress()));
+        },
       );
     };
 
@@ -201,6 +209,6 @@ export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.
   };
 
   const wrap = (handlers: Record<string, Handler>): grpc.UntypedServiceImplementation =>
-    Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(fn)]));
+    Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn)]));
   return { conclave: wrap(conclave), cluster: wrap(cluster) };
 }

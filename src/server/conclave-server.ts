@@ -5,6 +5,7 @@
  * (ReadIndex) or served locally when asked for `SERIALIZABLE`.
  */
 import { randomInt } from 'node:crypto';
+import { type Server as HttpServer, createServer } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { EntryType, type NodeId, Role } from '../raft/index.js';
@@ -15,6 +16,7 @@ import { GrpcPeerTransport } from '../transport/grpc-transport.js';
 import { loadApi } from '../api/proto.js';
 import { createServiceHandlers } from '../api/conclave-service.js';
 import type { ServerConfig } from './config.js';
+import { ReplicaMetrics } from '../ops/metrics.js';
 import { RaftDriver } from './raft-driver.js';
 import { SessionTracker } from './session-tracker.js';
 
@@ -38,6 +40,10 @@ export class ConclaveServer {
   readonly sessions = new SessionTracker({ nowMs: () => performance.now() });
   #sessionTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  metrics!: ReplicaMetrics;
+  #http: HttpServer | undefined;
+  metricsPort = 0;
+  #lastLeader = 0;
 
   private constructor(config: ServerConfig, log: Logger) {
     this.config = config;
@@ -62,6 +68,8 @@ export class ConclaveServer {
       bootstrapVoters: [...cfg.members.keys()],
       tickMs: cfg.tickMs,
       electionTicks: cfg.electionTicks,
+      onPersisted: (seconds) => this.metrics?.fsyncSeconds.observe(seconds),
+      onSnapshot: (seconds) => this.metrics?.snapshotSeconds.observe(seconds),
       onFatal: (err) => {
         this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'replica stopped: storage failure');
         process.exitCode = 1;
@@ -101,9 +109,64 @@ export class ConclaveServer {
     this.clientPort = await new Promise<number>((resolve, reject) =>
       this.#api.bindAsync(cfg.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
+    this.metrics = new ReplicaMetrics({
+      isLeader: () => this.isLeader(),
+      hasLeader: () => this.driver.status().lead !== 0,
+      term: () => this.driver.status().term,
+      commitIndex: () => this.driver.status().commit,
+      appliedIndex: () => this.driver.status().applied,
+      pendingProposals: () => this.driver.pendingProposals(),
+      sessions: () => this.sm.sessions.size,
+      ephemerals: () => this.sm.tree.ephemeralOwners().reduce((n, id) => n + this.sm.tree.ephemeralsOf(id).length, 0),
+      znodes: () => this.sm.tree.nodeCount(),
+      dataBytes: () => this.sm.tree.dataBytes(),
+    });
+    this.metricsPort = await this.#startHttp(cfg.metricsListen);
     this.#sessionTimer = setInterval(() => this.#expireSessions(), SESSION_CHECK_MS);
     this.#sessionTimer.unref();
-    this.#log.info({ id: cfg.id, listen: `${cfg.listen.split(':')[0]}:${this.clientPort}`, peerListen: `${cfg.peerListen.split(':')[0]}:${this.#transport.port}`, dataDir: cfg.dataDir, members: [...cfg.members.keys()] }, 'conclave replica started');
+    this.#log.info({ id: cfg.id, listen: `${cfg.listen.split(':')[0]}:${this.clientPort}`, peerListen: `${cfg.peerListen.split(':')[0]}:${this.#transport.port}`, metricsListen: `${cfg.metricsListen.split(':')[0]}:${this.metricsPort}`, dataDir: cfg.dataDir, members: [...cfg.members.keys()] }, 'conclave replica started');
+  }
+
+  /** Ready to serve: a leader is known and everything committed here is applied. */
+  isReady(): boolean {
+    const s = this.driver.status();
+    return !this.#stopped && s.lead !== 0 && s.applied >= s.commit;
+  }
+
+  async #startHttp(listen: string): Promise<number> {
+    const http = createServer((req, res) => {
+      const route = (req.url ?? '').split('?')[0];
+      if (route === '/metrics') {
+        this.metrics.registry.metrics().then(
+          (body) => {
+            res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+            res.end(body);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+      } else if (route === '/livez') {
+        res.writeHead(this.#stopped ? 503 : 200, { 'content-type': 'text/plain' });
+        res.end(this.#stopped ? 'stopped\n' : 'ok\n');
+      } else if (route === '/readyz') {
+        const ready = this.isReady();
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
+        res.end(ready ? 'ready\n' : 'not ready: no leader known, or not caught up\n');
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found: try /metrics, /livez or /readyz\n');
+      }
+    });
+    this.#http = http;
+    const [host, port] = listen.split(':') as [string, string];
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(Number(port), host, () => resolve());
+    });
+    const addr = http.address();
+    return typeof addr === 'object' && addr ? addr.port : 0;
   }
 
   isLeader(): boolean {
@@ -154,6 +217,11 @@ export class ConclaveServer {
 
   #expireSessions(): void {
     if (this.#stopped) return;
+    const lead = this.driver.status().lead;
+    if (lead !== this.#lastLeader) {
+      if (lead !== 0) this.metrics.leaderChanges.inc();
+      this.#lastLeader = lead;
+    }
     if (!this.isLeader()) {
       this.sessions.reset();
       return;
@@ -171,6 +239,8 @@ export class ConclaveServer {
     this.#stopped = true;
     if (this.#sessionTimer) clearInterval(this.#sessionTimer);
     this.#api?.forceShutdown();
+    this.#http?.close();
+    this.metrics?.close();
     await this.driver?.stop();
     await this.#transport?.close();
     await this.#storage?.close();

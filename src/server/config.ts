@@ -18,6 +18,8 @@ export interface ServerConfig {
   readonly dataDir: string;
   readonly listen: string;
   readonly peerListen: string;
+  /** host:port for /metrics, /livez and /readyz over HTTP. */
+  readonly metricsListen: string;
   /** Founding members (id → addresses); this replica must be one of them. */
   readonly members: ReadonlyMap<NodeId, MemberAddress>;
   readonly tickMs: number;
@@ -35,6 +37,7 @@ export const SERVER_OPTIONS = {
   data: ['CONCLAVE_DATA', 'data directory (default ./data)'],
   listen: ['CONCLAVE_LISTEN', 'client API host:port (default 127.0.0.1:4180)'],
   'peer-listen': ['CONCLAVE_PEER_LISTEN', 'peer (Raft) host:port (default 127.0.0.1:4190)'],
+  'metrics-listen': ['CONCLAVE_METRICS_LISTEN', 'HTTP host:port for /metrics, /livez, /readyz (default 127.0.0.1:4280)'],
   members: ['CONCLAVE_MEMBERS', 'founding members: id=peerHost:port/clientHost:port,… (default: this member alone)'],
   'tick-ms': ['CONCLAVE_TICK_MS', 'Raft tick (default 100)'],
   'election-ticks': ['CONCLAVE_ELECTION_TICKS', 'election timeout in ticks, randomized up to twice (default 10)'],
@@ -94,6 +97,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
   const id = int('id', 1, 1);
   const listen = address('listen', '127.0.0.1:4180');
   const peerListen = address('peer-listen', '127.0.0.1:4190');
+  const metricsListen = address('metrics-listen', '127.0.0.1:4280');
   const members = parseMembers(get('members'), id, peerListen, listen);
   const sessionTimeoutMsMin = int('session-timeout-min-ms', 1000, 1);
   const sessionTimeoutMsMax = int('session-timeout-max-ms', 60_000, 1);
@@ -105,6 +109,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     dataDir: get('data') ?? './data',
     listen,
     peerListen,
+    metricsListen,
     members,
     tickMs: int('tick-ms', 100, 1),
     electionTicks: int('election-ticks', 10, 2),

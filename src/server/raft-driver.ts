@@ -54,6 +54,9 @@ export interface RaftDriverOptions {
   /** Seed for election jitter (default: random). */
   readonly seed?: number;
   readonly onFatal?: (err: unknown) => void;
+  /** Timings for metrics: a Ready's durable write, a snapshot. */
+  readonly onPersisted?: (seconds: number) => void;
+  readonly onSnapshot?: (seconds: number) => void;
   readonly onRemoved?: () => void;
 }
 
@@ -171,6 +174,10 @@ export class RaftDriver {
     return this.node.status();
   }
 
+  pendingProposals(): number {
+    return this.#pending.size;
+  }
+
   /** Stop ticking and processing; pending callers get UNAVAILABLE. The storage stays open for the owner to close. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -209,7 +216,9 @@ export class RaftDriver {
         const rd = this.node.ready();
         this.stats.readies++;
         this.#opts.transport.send(rd.messages);
+        const started = performance.now();
         const installed = await this.#opts.storage.persist(rd);
+        if (rd.mustSync) this.#opts.onPersisted?.((performance.now() - started) / 1000);
         if (this.#stopped) return;
         this.#opts.transport.send(rd.messagesAfterPersist);
         if (rd.snapshot) {
@@ -263,6 +272,7 @@ export class RaftDriver {
     const applied = this.node.raft.log.applied;
     if (!spec || this.#snapshotting || applied - this.#lastSnapshotIndex < spec.everyEntries) return;
     this.#snapshotting = true;
+    const started = performance.now();
     const header = { index: applied, conf: this.node.confState(), stateMachine: spec.stateMachine, stateVersion: spec.stateVersion };
     this.#opts.storage
       .saveSnapshot(header, spec.tables, (w) => spec.fill(w))
@@ -270,6 +280,7 @@ export class RaftDriver {
         () => {
           this.#lastSnapshotIndex = applied;
           this.stats.snapshots++;
+          this.#opts.onSnapshot?.((performance.now() - started) / 1000);
         },
         (err: unknown) => {
           if (!this.#stopped) this.#opts.onFatal?.(err);

@@ -68,6 +68,8 @@ export class ServerProcess {
       `127.0.0.1:${this.member.peerPort}`,
       '--members',
       membersArg,
+      '--metrics-listen',
+      '127.0.0.1:0',
       '--tick-ms',
       '20',
       '--log-level',
@@ -87,6 +89,13 @@ export class ServerProcess {
       if (child.exitCode !== null) throw new Error(`member ${this.member.id} exited: ${this.log}`);
       return this.log.includes('conclave replica started');
     });
+  }
+
+  /** The HTTP port of /metrics, /livez and /readyz (from the start-up log line). */
+  metricsPort(): number {
+    const m = /"metricsListen":"[^"]*:(\d+)"/.exec(this.log);
+    if (!m) throw new Error('no metricsListen in the log');
+    return Number(m[1]);
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

@@ -130,6 +130,26 @@ describe('a single-node server', () => {
     expect((await c.call('Conclave', 'Children', { path: '/' }))['names']).toEqual(['q-0000000000']);
   });
 
+  it('serves Prometheus metrics, liveness and readiness over HTTP', async () => {
+    cluster = await Cluster.start(1);
+    const c = client(cluster, 1);
+    await cluster.leader();
+    await c.call('Conclave', 'Create', { path: '/m', data: enc('12345') });
+    const server = cluster.servers[0];
+    if (!server) throw new Error('no server');
+    const base = `http://127.0.0.1:${server.metricsPort()}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^conclave_is_leader 1$/m);
+    expect(metrics).toMatch(/^conclave_has_leader 1$/m);
+    expect(metrics).toMatch(/^conclave_znodes 2$/m);
+    expect(metrics).toMatch(/^conclave_data_bytes 5$/m);
+    expect(metrics).toMatch(/^conclave_request_seconds_count\{method="Create",code="OK"\} 1$/m);
+    expect(metrics).toContain('conclave_wal_fsync_seconds_bucket');
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
+    await until('ready', async () => (await fetch(`${base}/readyz`)).status === 200);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
   it('keeps acknowledged data across SIGKILL and restart', async () => {
     cluster = await Cluster.start(1);
     const c = client(cluster, 1);

@@ -1,0 +1,65 @@
+/**
+ * Prometheus metrics of one replica (prom-client), on their own registry so that several replicas
+ * in one process (tests) do not collide. Gauges that mirror state are collected on scrape.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface MetricsSource {
+  isLeader(): boolean;
+  hasLeader(): boolean;
+  term(): number;
+  commitIndex(): number;
+  appliedIndex(): number;
+  pendingProposals(): number;
+  sessions(): number;
+  ephemerals(): number;
+  znodes(): number;
+  dataBytes(): number;
+}
+
+export class ReplicaMetrics {
+  readonly registry = new Registry();
+  readonly requests: Histogram<'method' | 'code'>;
+  readonly leaderChanges: Counter;
+  readonly proposalsFailed: Counter;
+  readonly fsyncSeconds: Histogram;
+  readonly snapshotSeconds: Histogram;
+  readonly #loop = monitorEventLoopDelay({ resolution: 10 });
+
+  constructor(source: MetricsSource) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'conclave_process_' });
+    this.#loop.enable();
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers: [r], collect() {
+        this.set(read());
+      } });
+    };
+    gauge('conclave_has_leader', '1 if this replica knows a leader', () => (source.hasLeader() ? 1 : 0));
+    gauge('conclave_is_leader', '1 if this replica is the leader', () => (source.isLeader() ? 1 : 0));
+    gauge('conclave_term', 'current Raft term', () => source.term());
+    gauge('conclave_commit_index', 'Raft commit index', () => source.commitIndex());
+    gauge('conclave_applied_index', 'index applied to the state machine (the zxid)', () => source.appliedIndex());
+    gauge('conclave_proposals_pending', 'proposals waiting to be applied', () => source.pendingProposals());
+    gauge('conclave_sessions', 'open sessions', () => source.sessions());
+    gauge('conclave_ephemerals', 'ephemeral znodes', () => source.ephemerals());
+    gauge('conclave_znodes', 'znodes in the tree', () => source.znodes());
+    gauge('conclave_data_bytes', 'bytes of znode data', () => source.dataBytes());
+    const loop = this.#loop;
+    gauge('conclave_event_loop_delay_max_seconds', 'longest event-loop stall since the last scrape', () => {
+      const v = loop.max / 1e9;
+      loop.reset();
+      return v;
+    });
+    this.requests = new Histogram({ name: 'conclave_request_seconds', help: 'client requests by method and result code', labelNames: ['method', 'code'], registers: [r], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+    this.leaderChanges = new Counter({ name: 'conclave_leader_changes_total', help: 'times this replica saw the leader change', registers: [r] });
+    this.proposalsFailed = new Counter({ name: 'conclave_proposals_failed_total', help: 'proposals refused or lost', registers: [r] });
+    this.fsyncSeconds = new Histogram({ name: 'conclave_wal_fsync_seconds', help: 'write-ahead log write + fdatasync', registers: [r], buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1] });
+    this.snapshotSeconds = new Histogram({ name: 'conclave_snapshot_seconds', help: 'time to write a snapshot', registers: [r], buckets: [0.01, 0.1, 0.5, 1, 5, 30] });
+  }
+
+  close(): void {
+    this.#loop.disable();
+  }
+}
