@@ -4,11 +4,11 @@
  * views into the input bytes (the tree copies what it stores).
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
-import { WireReader, WireType } from '../storage/protobuf-wire.js';
+import { WireReader, WireType } from '../common/protobuf-wire.js';
 import type { TreeOp } from './data-tree.js';
 import { ZNODE_KINDS, isZnodeKind, type ZnodeKind } from './stat.js';
 import type { Txn, TxnBody } from './txn.js';
-import { WireWriter, unzigzag } from './wire-writer.js';
+import { WireWriter, unzigzag } from '../common/protobuf-writer.js';
 
 const Field = {
   timeMs: 1,

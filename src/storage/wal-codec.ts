@@ -6,7 +6,7 @@
  */
 import { crc32c } from '../common/checksum.js';
 import type { Entry, EntryType, HardState } from '../raft/index.js';
-import { WireReader, WireType, tagSize, varintSize, writeVarint } from './protobuf-wire.js';
+import { WireReader, WireType, tagSize, varintSize, writeVarint } from '../common/protobuf-wire.js';
 
 export const RecordType = { Entry: 1, HardState: 2, SnapshotMark: 3 } as const;
 

@@ -5,14 +5,14 @@
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { ConfState, Entry, EntryType, Message, MessageType, SnapshotChunk, SnapshotMeta } from '../raft/index.js';
-import { WireReader, WireType } from '../storage/protobuf-wire.js';
-import { WireWriter } from '../storage/protobuf-writer.js';
+import { WireReader, WireType } from '../common/protobuf-wire.js';
+import { WireWriter } from '../common/protobuf-writer.js';
 
 const MESSAGE_TYPE_MAX = 18;
 
 export function encodeBatch(messages: readonly Message[]): Uint8Array {
-  const w = new WireWriter(256);
-  for (const m of messages) w.messageField(1, (mw) => writeMessage(mw, m));
+  const w = new WireWriter();
+  for (const m of messages) w.message(1, (mw) => writeMessage(mw, m));
   return w.finish();
 }
 
@@ -33,44 +33,44 @@ export function decodeBatch(bytes: Uint8Array): Message[] {
 }
 
 function writeMessage(w: WireWriter, m: Message): void {
-  w.varintField(1, m.type);
-  w.varintField(2, m.from);
-  w.varintField(3, m.to);
-  w.varintField(4, m.term);
-  w.varintField(5, m.logTerm);
-  w.varintField(6, m.index);
-  for (const e of m.entries ?? []) w.messageField(7, (ew) => writeEntry(ew, e));
-  w.varintField(8, m.commit);
-  w.boolField(9, m.reject);
-  w.varintField(10, m.rejectHint);
-  w.varintField(11, m.context);
-  w.boolField(12, m.force);
+  w.optionalUint(1, m.type);
+  w.optionalUint(2, m.from);
+  w.optionalUint(3, m.to);
+  w.optionalUint(4, m.term);
+  w.optionalUint(5, m.logTerm);
+  w.optionalUint(6, m.index);
+  for (const e of m.entries ?? []) w.message(7, (ew) => writeEntry(ew, e));
+  w.optionalUint(8, m.commit);
+  w.optionalBool(9, m.reject);
+  w.optionalUint(10, m.rejectHint);
+  w.optionalUint(11, m.context);
+  w.optionalBool(12, m.force);
   const snap = m.snapshot;
-  if (snap) w.messageField(13, (sw) => writeChunk(sw, snap));
-  w.varintField(14, m.offset);
-  w.varintField(15, m.transferee);
+  if (snap) w.message(13, (sw) => writeChunk(sw, snap));
+  w.optionalUint(14, m.offset);
+  w.optionalUint(15, m.transferee);
 }
 
 function writeEntry(w: WireWriter, e: Entry): void {
-  w.varintField(1, e.term);
-  w.varintField(2, e.index);
-  w.varintField(3, e.type);
-  if (e.data.length > 0) w.bytesField(4, e.data);
+  w.optionalUint(1, e.term);
+  w.optionalUint(2, e.index);
+  w.optionalUint(3, e.type);
+  if (e.data.length > 0) w.bytes(4, e.data);
 }
 
 function writeChunk(w: WireWriter, c: SnapshotChunk): void {
-  w.messageField(1, (mw) => {
-    mw.varintField(1, c.meta.index);
-    mw.varintField(2, c.meta.term);
-    mw.messageField(3, (cw) => {
-      for (const v of c.meta.conf.voters) cw.varintField(1, v);
-      for (const l of c.meta.conf.learners) cw.varintField(2, l);
+  w.message(1, (mw) => {
+    mw.optionalUint(1, c.meta.index);
+    mw.optionalUint(2, c.meta.term);
+    mw.message(3, (cw) => {
+      for (const v of c.meta.conf.voters) cw.optionalUint(1, v);
+      for (const l of c.meta.conf.learners) cw.optionalUint(2, l);
     });
   });
-  w.varintField(2, c.offset);
-  w.varintField(3, c.totalBytes);
-  w.varintField(4, c.checksum);
-  if (c.data.length > 0) w.bytesField(5, c.data);
+  w.optionalUint(2, c.offset);
+  w.optionalUint(3, c.totalBytes);
+  w.optionalUint(4, c.checksum);
+  if (c.data.length > 0) w.bytes(5, c.data);
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -1,10 +1,11 @@
 /**
- * A growable protobuf writer for txns (the reader is `WireReader` in storage/protobuf-wire.ts).
- * Proto3 defaults (0, empty) are omitted, except sub-messages, which are always written so that a
- * oneof's presence survives an empty message.
+ * A growable protobuf writer (the reader is `WireReader` in protobuf-wire.ts), for messages whose
+ * size is not known up front: txns and peer batches. Proto3 defaults (0, empty) are omitted, except
+ * sub-messages, which are always written so that a oneof's presence survives an empty message, and
+ * `optional` fields, written whenever they are defined (an absent index is not index 0).
  */
-import { ConclaveError, ErrorCode } from '../common/errors.js';
-import { WireType, varintSize, writeVarint } from '../storage/protobuf-wire.js';
+import { ConclaveError, ErrorCode } from './errors.js';
+import { WireType, varintSize, writeVarint } from './protobuf-wire.js';
 
 const encoder = new TextEncoder();
 
@@ -49,6 +50,18 @@ export class WireWriter {
 
   bool(field: number, value: boolean): this {
     return this.uint(field, value ? 1 : 0);
+  }
+
+  /** A proto3 `optional` varint: written when defined, 0 included. */
+  optionalUint(field: number, value: number | undefined): this {
+    if (value === undefined) return this;
+    this.#tag(field, WireType.Varint);
+    this.#varint(value);
+    return this;
+  }
+
+  optionalBool(field: number, value: boolean | undefined): this {
+    return value === undefined ? this : this.optionalUint(field, value ? 1 : 0);
   }
 
   bytes(field: number, value: Uint8Array, always = false): this {
