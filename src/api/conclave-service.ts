@@ -204,7 +204,18 @@ export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.
   const cluster: Record<string, Handler> = {
     Status: async () => {
       const s = server.driver.status();
-      return { id: s.id, role: s.role, term: s.term, leader: s.lead, commit: s.commit, applied: s.applied, zxid: server.sm.lastApplied, voters: s.conf.voters, learners: s.conf.learners };
+      return {
+        id: s.id,
+        role: s.role,
+        term: s.term,
+        leader: s.lead,
+        commit: s.commit,
+        applied: s.applied,
+        zxid: server.sm.lastApplied,
+        voters: s.conf.voters,
+        learners: s.conf.learners,
+        digest: server.sm.digest(),
+      };
     },
   };
 
