@@ -103,7 +103,13 @@ function opResult(r: TxnResult | { type: 'error'; error: { code: string } }): ob
   }
 }
 
-export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.UntypedServiceImplementation; cluster: grpc.UntypedServiceImplementation } {
+const TRANSFER_TIMEOUT_MS = 10_000;
+
+export function createServiceHandlers(server: ConclaveServer): {
+  conclave: grpc.UntypedServiceImplementation;
+  cluster: grpc.UntypedServiceImplementation;
+  health: grpc.UntypedServiceImplementation;
+} {
   const unary =
     (method: string, fn: Handler) =>
     (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>): void => {
@@ -202,6 +208,22 @@ export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.
   };
 
   const cluster: Record<string, Handler> = {
+    TransferLeadership: async (req) => {
+      const to = num(req, 'to');
+      const s = server.driver.status();
+      if (!s.conf.voters.includes(to)) throw bad(`member ${to} is not a voter`);
+      if (s.role !== 'leader') throw server.notLeader();
+      if (to === s.id) return { leader: s.id };
+      server.driver.transferLeadership(to);
+      // The core abandons a transfer that takes longer than an election timeout; so do we.
+      const deadline = Date.now() + TRANSFER_TIMEOUT_MS;
+      while (Date.now() < deadline) {
+        const lead = server.driver.status().lead;
+        if (lead === to) return { leader: to };
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new ConclaveError(ErrorCode.UNAVAILABLE, `leadership did not move to ${to} within ${TRANSFER_TIMEOUT_MS} ms`);
+    },
     Status: async () => {
       const s = server.driver.status();
       return {
@@ -221,5 +243,12 @@ export function createServiceHandlers(server: ConclaveServer): { conclave: grpc.
 
   const wrap = (handlers: Record<string, Handler>): grpc.UntypedServiceImplementation =>
     Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn)]));
-  return { conclave: wrap(conclave), cluster: wrap(cluster) };
+  const health: Record<string, Handler> = {
+    Check: async (req) => {
+      const service = typeof req['service'] === 'string' ? req['service'] : '';
+      if (service !== '' && service !== 'conclave.v1.Conclave') return { status: 'SERVICE_UNKNOWN' };
+      return { status: server.isReady() ? 'SERVING' : 'NOT_SERVING' };
+    },
+  };
+  return { conclave: wrap(conclave), cluster: wrap(cluster), health: wrap(health) };
 }

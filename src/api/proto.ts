@@ -19,20 +19,24 @@ export function protoDir(): string {
 export interface ConclaveApi {
   readonly Conclave: grpc.ServiceClientConstructor;
   readonly Cluster: grpc.ServiceClientConstructor;
+  readonly Health: grpc.ServiceClientConstructor;
 }
 
 let cached: ConclaveApi | undefined;
 
 export function loadApi(): ConclaveApi {
   if (cached) return cached;
-  const definition = protoLoader.loadSync(join(protoDir(), 'conclave.proto'), {
+  const definition = protoLoader.loadSync([join(protoDir(), 'conclave.proto'), join(protoDir(), 'health.proto')], {
     keepCase: false,
     longs: Number,
     enums: String,
     defaults: true,
     oneofs: true,
   });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as { conclave: { v1: ConclaveApi } };
-  cached = pkg.conclave.v1;
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    conclave: { v1: { Conclave: grpc.ServiceClientConstructor; Cluster: grpc.ServiceClientConstructor } };
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  cached = { ...pkg.conclave.v1, Health: pkg.grpc.health.v1.Health };
   return cached;
 }

@@ -27,6 +27,7 @@ export interface Logger {
 }
 
 const SESSION_CHECK_MS = 50;
+const CONTAINER_SWEEP_MS = 1000;
 
 export class ConclaveServer {
   readonly config: ServerConfig;
@@ -44,6 +45,9 @@ export class ConclaveServer {
   #http: HttpServer | undefined;
   metricsPort = 0;
   #lastLeader = 0;
+  /** Container and TTL nodes whose removal is proposed and not yet applied. */
+  readonly #removing = new Set<string>();
+  #lastSweepMs = 0;
 
   private constructor(config: ServerConfig, log: Logger) {
     this.config = config;
@@ -106,6 +110,7 @@ export class ConclaveServer {
     const handlers = createServiceHandlers(this);
     this.#api.addService(api.Conclave.service, handlers.conclave);
     this.#api.addService(api.Cluster.service, handlers.cluster);
+    this.#api.addService(api.Health.service, handlers.health);
     this.clientPort = await new Promise<number>((resolve, reject) =>
       this.#api.bindAsync(cfg.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -231,6 +236,26 @@ export class ConclaveServer {
     for (const id of this.sessions.expired(open)) {
       this.#log.info({ sessionId: id }, 'session expired');
       this.write({ type: 'closeSession', sessionId: id }).catch(() => this.sessions.retry(id));
+    }
+    this.#sweepContainersAndTtl();
+  }
+
+  /**
+   * The leader removes empty containers and expired TTL nodes (ZooKeeper's ContainerManager), once
+   * a second, each by a delete at the version it saw, so a node changed meanwhile survives.
+   */
+  #sweepContainersAndTtl(): void {
+    const now = Date.now();
+    if (now - this.#lastSweepMs < CONTAINER_SWEEP_MS) return;
+    this.#lastSweepMs = now;
+    const tree = this.sm.tree;
+    for (const path of [...tree.containerCandidates(), ...tree.ttlCandidates(now)]) {
+      const stat = tree.exists(path);
+      if (!stat || this.#removing.has(path)) continue;
+      this.#removing.add(path);
+      this.write({ type: 'delete', path, version: stat.version })
+        .catch(() => undefined)
+        .finally(() => this.#removing.delete(path));
     }
   }
 

@@ -166,17 +166,16 @@ export class RpcError extends Error {
 }
 
 export class Client {
-  readonly #conclave: grpc.Client;
-  readonly #cluster: grpc.Client;
+  readonly #clients: Record<'Conclave' | 'Cluster' | 'Health', grpc.Client>;
 
   constructor(address: string) {
     const api = loadApi();
-    this.#conclave = new api.Conclave(address, grpc.credentials.createInsecure());
-    this.#cluster = new api.Cluster(address, grpc.credentials.createInsecure());
+    const creds = grpc.credentials.createInsecure();
+    this.#clients = { Conclave: new api.Conclave(address, creds), Cluster: new api.Cluster(address, creds), Health: new api.Health(address, creds) };
   }
 
-  call(service: 'Conclave' | 'Cluster', method: string, req: object): Promise<Record<string, unknown>> {
-    const client = (service === 'Conclave' ? this.#conclave : this.#cluster) as unknown as Record<
+  call(service: 'Conclave' | 'Cluster' | 'Health', method: string, req: object): Promise<Record<string, unknown>> {
+    const client = this.#clients[service] as unknown as Record<
       string,
       (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
     >;
@@ -191,7 +190,6 @@ export class Client {
   }
 
   close(): void {
-    this.#conclave.close();
-    this.#cluster.close();
+    for (const c of Object.values(this.#clients)) c.close();
   }
 }

@@ -118,6 +118,26 @@ describe('a single-node server', () => {
     expect((await rpcError(c.call('Conclave', 'KeepAlive', { sessionId: id2 }))).code).toBe('SESSION_EXPIRED');
   });
 
+  it('removes a container once its last child goes, and a TTL node left unchanged for its TTL', async () => {
+    cluster = await Cluster.start(1);
+    const c = client(cluster, 1);
+    await cluster.leader();
+    await c.call('Conclave', 'Create', { path: '/jobs', kind: 'CONTAINER' });
+    await c.call('Conclave', 'Create', { path: '/jobs/j1' });
+    await c.call('Conclave', 'Create', { path: '/lease', kind: 'TTL', ttlMs: 500 });
+    await c.call('Conclave', 'Delete', { path: '/jobs/j1', expectedVersion: -1 });
+    await until('the empty container to go', async () => !(await c.call('Conclave', 'Exists', { path: '/jobs' }))['exists']);
+    await until('the TTL node to expire', async () => !(await c.call('Conclave', 'Exists', { path: '/lease' }))['exists']);
+  });
+
+  it('reports health over the standard gRPC health protocol', async () => {
+    cluster = await Cluster.start(1);
+    const c = client(cluster, 1);
+    await cluster.leader();
+    await until('SERVING', async () => (await c.call('Health', 'Check', { service: '' }))['status'] === 'SERVING');
+    expect((await c.call('Health', 'Check', { service: 'nope' }))['status']).toBe('SERVICE_UNKNOWN');
+  });
+
   it('a retried write with the same request id is applied once', async () => {
     cluster = await Cluster.start(1);
     const c = client(cluster, 1);
@@ -168,6 +188,20 @@ describe('a single-node server', () => {
 });
 
 describe('a three-member cluster', () => {
+  it('hands leadership to a chosen member on request (for rolling restarts)', async () => {
+    cluster = await Cluster.start(3);
+    const leaderId = await cluster.leader();
+    const target = cluster.servers.find((s) => s.member.id !== leaderId)?.member.id ?? 0;
+    const lc = client(cluster, leaderId);
+    const before = (await lc.call('Cluster', 'Status', {}))['term'] as number;
+    const res = await lc.call('Cluster', 'TransferLeadership', { to: target });
+    expect(res['leader']).toBe(target);
+    expect(await cluster.leader()).toBe(target);
+    const after = await client(cluster, target).call('Cluster', 'Status', {});
+    expect(after['term'] as number).toBeGreaterThan(before);
+    await client(cluster, target).call('Conclave', 'Create', { path: '/after-transfer' });
+  });
+
   it('answers NOT_LEADER with the leader address on followers, and keeps every acknowledged write when the leader is killed', async () => {
     cluster = await Cluster.start(3);
     const leaderId = await cluster.leader();
