@@ -161,23 +161,23 @@ export function createServiceHandlers(server: ConclaveServer): {
     },
     Get: async (req) => {
       const p = path(req);
-      await server.readBarrier(linearizable(req));
+      await server.readBarrier(linearizable(req), num(req, 'minZxid'));
       const { data, stat: s } = server.sm.tree.get(p);
-      return { data, stat: stat(s) };
+      return { data, stat: stat(s), zxid: server.sm.lastApplied };
     },
     Exists: async (req) => {
       const p = path(req);
-      await server.readBarrier(linearizable(req));
+      await server.readBarrier(linearizable(req), num(req, 'minZxid'));
       const s = server.sm.tree.exists(p);
-      return s ? { exists: true, stat: stat(s) } : { exists: false };
+      return s ? { exists: true, stat: stat(s), zxid: server.sm.lastApplied } : { exists: false, zxid: server.sm.lastApplied };
     },
     Children: async (req) => {
       const p = path(req);
       const limit = num(req, 'limit');
       const after = str(req, 'after');
-      await server.readBarrier(linearizable(req));
+      await server.readBarrier(linearizable(req), num(req, 'minZxid'));
       const r = server.sm.tree.children(p, { ...(after ? { after } : {}), ...(limit > 0 ? { limit } : {}) });
-      return { names: r.names, stat: stat(r.stat), more: r.more };
+      return { names: r.names, stat: stat(r.stat), more: r.more, zxid: server.sm.lastApplied };
     },
     Sync: async () => {
       await server.readBarrier(true);

@@ -28,6 +28,8 @@ export interface Logger {
 
 const SESSION_CHECK_MS = 50;
 const CONTAINER_SWEEP_MS = 1000;
+/** How long a read waits for this replica to catch up to the caller's last seen zxid. */
+const READ_CATCH_UP_MS = 5000;
 
 export class ConclaveServer {
   readonly config: ServerConfig;
@@ -208,9 +210,22 @@ export class ConclaveServer {
     return { applied: result as ApplyResult, zxid: index };
   }
 
-  /** Wait until this replica may serve a read at the requested consistency. */
-  async readBarrier(linearizable: boolean): Promise<void> {
+  /**
+   * Wait until this replica may serve a read: linearizable reads confirm a fresh read point with the
+   * leader; every read waits until `minZxid` (the newest the caller has seen) is applied here, within
+   * a bound, so a session never sees its zxid go backwards when it moves between replicas.
+   */
+  async readBarrier(linearizable: boolean, minZxid = 0): Promise<void> {
     if (linearizable) await this.driver.readIndex();
+    if (minZxid > this.sm.lastApplied) {
+      const caughtUp = await Promise.race([
+        this.driver.waitApplied(minZxid).then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), READ_CATCH_UP_MS).unref()),
+      ]);
+      if (!caughtUp) {
+        throw new ConclaveError(ErrorCode.UNAVAILABLE, `replica ${this.config.id} has applied ${this.sm.lastApplied}, behind the ${minZxid} this client has seen; try another replica`);
+      }
+    }
   }
 
   newSessionId(): number {

@@ -188,6 +188,25 @@ describe('a single-node server', () => {
 });
 
 describe('a three-member cluster', () => {
+  it('a serializable read on a follower never goes behind the zxid the client has seen', async () => {
+    cluster = await Cluster.start(3);
+    const leaderId = await cluster.leader();
+    const lc = client(cluster, leaderId);
+    const follower = cluster.servers.find((s) => s.member.id !== leaderId);
+    if (!follower) throw new Error('no follower');
+    const fc = client(cluster, follower.member.id);
+    for (let i = 0; i < 20; i++) {
+      const w = await lc.call('Conclave', 'Create', { path: `/seen-${i}`, data: enc(String(i)) });
+      const zxid = w['zxid'] as number;
+      const r = await fc.call('Conclave', 'Get', { path: `/seen-${i}`, consistency: 'SERIALIZABLE', minZxid: zxid });
+      expect(Buffer.from(r['data'] as Uint8Array).toString()).toBe(String(i));
+      expect(r['zxid'] as number).toBeGreaterThanOrEqual(zxid);
+    }
+    // A zxid this replica will not reach in time: a clear UNAVAILABLE, never a stale answer.
+    const err = await rpcError(fc.call('Conclave', 'Exists', { path: '/seen-0', consistency: 'SERIALIZABLE', minZxid: 10 ** 9 }));
+    expect(err.code).toBe('UNAVAILABLE');
+  });
+
   it('hands leadership to a chosen member on request (for rolling restarts)', async () => {
     cluster = await Cluster.start(3);
     const leaderId = await cluster.leader();
