@@ -82,7 +82,8 @@ export class RaftDriver {
   #ticker: NodeJS.Timeout | undefined;
   #draining = false;
   #stopped = false;
-  #snapshotting = false;
+  /** The snapshot being written, if any; `stop()` waits for it so nothing writes after the owner closes. */
+  #snapshot: Promise<void> | undefined;
   #lastSnapshotIndex: number;
   readonly stats = { readies: 0, applied: 0, snapshots: 0 };
 
@@ -189,6 +190,7 @@ export class RaftDriver {
     this.#pending.clear();
     this.#reads.clear();
     while (this.#draining) await new Promise((r) => setImmediate(r));
+    await this.#snapshot;
   }
 
   #receive(m: Message): void {
@@ -270,11 +272,10 @@ export class RaftDriver {
   #maybeSnapshot(): void {
     const spec = this.#opts.hooks.snapshot;
     const applied = this.node.raft.log.applied;
-    if (!spec || this.#snapshotting || applied - this.#lastSnapshotIndex < spec.everyEntries) return;
-    this.#snapshotting = true;
+    if (!spec || this.#snapshot || this.#stopped || applied - this.#lastSnapshotIndex < spec.everyEntries) return;
     const started = performance.now();
     const header = { index: applied, conf: this.node.confState(), stateMachine: spec.stateMachine, stateVersion: spec.stateVersion };
-    this.#opts.storage
+    this.#snapshot = this.#opts.storage
       .saveSnapshot(header, spec.tables, (w) => spec.fill(w))
       .then(
         () => {
@@ -287,7 +288,7 @@ export class RaftDriver {
         },
       )
       .finally(() => {
-        this.#snapshotting = false;
+        this.#snapshot = undefined;
       });
   }
 }

@@ -22,6 +22,8 @@ class Replica {
   /** Snapshots installed from a leader while running (not the one loaded at start). */
   installs = 0;
   started = false;
+  /** Errors that stopped this replica's driver (none are expected). */
+  readonly fatal: unknown[] = [];
   driver!: RaftDriver;
   storage!: DiskStorage;
 
@@ -41,6 +43,7 @@ class Replica {
       tickMs: 5,
       electionTicks: 10,
       seed: this.id,
+      onFatal: (err) => this.fatal.push(err),
       hooks: {
         apply: (e: Entry) => {
           if (e.type !== EntryType.Normal || e.data.length === 0) return undefined;
@@ -97,23 +100,27 @@ async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs
 let dirs: string[] = [];
 let replicas: Replica[] = [];
 afterEach(async () => {
-  for (const r of replicas) await r.stop().catch(() => undefined);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
-  dirs = [];
+  // Take the lists first, so that a failing cleanup cannot leak replicas into the next test.
+  const [rs, ds] = [replicas, dirs];
   replicas = [];
+  dirs = [];
+  for (const r of rs) await r.stop().catch(() => undefined);
+  for (const d of ds) await rm(d, { recursive: true, force: true, maxRetries: 3 });
 });
 
 async function cluster(n: number): Promise<{ net: InMemoryNetwork; replicas: Replica[] }> {
   const net = new InMemoryNetwork();
   const voters = Array.from({ length: n }, (_, i) => i + 1);
+  const mine: Replica[] = [];
   for (const id of voters) {
     const dir = await mkdtemp(join(tmpdir(), `conclave-driver-${id}-`));
     dirs.push(dir);
     const r = new Replica(id, dir);
     replicas.push(r);
+    mine.push(r);
     await r.start(net, voters);
   }
-  return { net, replicas };
+  return { net, replicas: mine };
 }
 
 function leaderOf(rs: readonly Replica[]): Replica | undefined {
@@ -126,7 +133,10 @@ async function write(rs: readonly Replica[], value: string): Promise<unknown> {
     try {
       return (await leader.driver.propose(new TextEncoder().encode(value))).result;
     } catch (err: unknown) {
-      if (!isConclaveError(err, ErrorCode.NOT_LEADER) && !isConclaveError(err, ErrorCode.UNAVAILABLE)) throw err;
+      // A stopped driver still reports the role it had: fail loudly rather than spin on it.
+      if (leader.fatal.length > 0) throw new Error(`replica ${leader.id} stopped: ${String(leader.fatal[0])}`);
+      if (!isConclaveError(err, ErrorCode.NOT_LEADER)) throw err;
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 }
