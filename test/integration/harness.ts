@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { CODE_METADATA_KEY } from '../../src/api/error-status.js';
 import { loadApi } from '../../src/api/proto.js';
+import { until } from '../support/until.js';
+
+export { until };
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 
@@ -25,15 +28,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export interface Member {
   readonly id: number;
@@ -152,6 +146,31 @@ export class Cluster {
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.kill('SIGKILL')));
     for (const d of this.#dirs) await rm(d, { recursive: true, force: true });
+  }
+}
+
+/** The error a call failed with (fails the test if it succeeded). */
+export async function rpcError(p: Promise<unknown>): Promise<RpcError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof RpcError)) throw new Error(`expected an RpcError, got ${String(err)}`);
+  return err;
+}
+
+/** Clients opened by a test, closed after it. */
+export class TestClients {
+  readonly #open: Client[] = [];
+
+  of(cluster: Cluster, id: number): Client {
+    const c = cluster.client(id);
+    this.#open.push(c);
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.#open.splice(0)) c.close();
   }
 }
 

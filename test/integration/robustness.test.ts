@@ -7,22 +7,20 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SeededRng } from '../../src/common/rng.js';
-import { Client, Cluster, RpcError, until } from './harness.js';
+import { type Client, Cluster, RpcError, TestClients, until } from './harness.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 let cluster: Cluster | undefined;
-const clients: Client[] = [];
+const clients = new TestClients();
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  clients.closeAll();
   await cluster?.stop();
   cluster = undefined;
 });
 
 function client(c: Cluster, id: number): Client {
-  const cl = c.client(id);
-  clients.push(cl);
-  return cl;
+  return clients.of(c, id);
 }
 
 async function code(p: Promise<unknown>): Promise<string> {

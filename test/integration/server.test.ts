@@ -5,32 +5,22 @@
  * leader is killed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, Cluster, RpcError, until } from './harness.js';
+import { type Client, Cluster, TestClients, rpcError, until } from './harness.js';
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 let cluster: Cluster | undefined;
-const clients: Client[] = [];
+const clients = new TestClients();
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
+  clients.closeAll();
   await cluster?.stop();
   cluster = undefined;
 });
 
 function client(c: Cluster, id: number): Client {
-  const cl = c.client(id);
-  clients.push(cl);
-  return cl;
+  return clients.of(c, id);
 }
 
-async function rpcError(p: Promise<unknown>): Promise<RpcError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof RpcError)) throw new Error(`expected an RpcError, got ${String(err)}`);
-  return err;
-}
 
 describe('a single-node server', () => {
   it('creates, reads, updates, lists and deletes znodes with exact stats', async () => {

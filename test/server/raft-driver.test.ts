@@ -13,6 +13,7 @@ import { RaftDriver } from '../../src/server/raft-driver.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import type { SnapshotTableSpec } from '../../src/storage/sqlite-snapshot.js';
 import { InMemoryNetwork } from '../../src/transport/peer-transport.js';
+import { until } from '../support/until.js';
 
 const TABLES: readonly SnapshotTableSpec[] = [{ name: 'values', columns: [{ name: 'idx', type: 'INTEGER' }, { name: 'value', type: 'TEXT' }], primaryKey: ['idx'] }];
 
@@ -87,15 +88,6 @@ class Replica {
   }
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 let dirs: string[] = [];
 let replicas: Replica[] = [];

@@ -12,6 +12,7 @@ import { EntryType, type Message, MessageType as MT, type NodeId, Role } from '.
 import { RaftDriver } from '../../src/server/raft-driver.js';
 import { DiskStorage } from '../../src/storage/disk-storage.js';
 import { GrpcPeerTransport } from '../../src/transport/grpc-transport.js';
+import { until } from '../support/until.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -25,15 +26,6 @@ async function transport(id: NodeId): Promise<GrpcPeerTransport> {
   return t;
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('gRPC peer transport', () => {
   it('delivers batches of messages intact and in order', async () => {
