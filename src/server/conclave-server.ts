@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { type Server as HttpServer, createServer } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
-import { EntryType, type NodeId, Role } from '../raft/index.js';
+import { EntryType, Role } from '../raft/index.js';
 import { ConclaveStateMachine, type ApplyResult, type StateSnapshotRows, type TxnBody, type TxnResult, encodeTxn, stateSnapshotTables, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import type { SnapshotRow } from '../storage/sqlite-snapshot.js';
@@ -284,13 +284,5 @@ export class ConclaveServer {
     await this.driver?.stop();
     await this.#transport?.close();
     await this.#storage?.close();
-  }
-
-  peerPort(): number {
-    return this.#transport.port;
-  }
-
-  memberId(): NodeId {
-    return this.config.id;
   }
 }

@@ -33,18 +33,10 @@ export interface Stat {
   readonly numChildren: number;
 }
 
-/** The stored form of a znode: what a snapshot row holds. */
-export interface ZnodeRecord {
+/** The stored form of a znode: what a snapshot row holds (the stat minus what is derived). */
+export interface ZnodeRecord extends Omit<Stat, 'dataLength' | 'numChildren'> {
   readonly path: string;
   readonly data: Uint8Array;
-  readonly czxid: number;
-  readonly mzxid: number;
-  readonly pzxid: number;
-  readonly ctime: number;
-  readonly mtime: number;
-  readonly version: number;
-  readonly cversion: number;
-  readonly ephemeralOwner: number;
   readonly kind: ZnodeKind;
   /** TTL nodes only; 0 otherwise. */
   readonly ttlMs: number;
