@@ -30,6 +30,7 @@ export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, grpc.status>> = Object.f
   RUNTIME_INCONSISTENCY: grpc.status.ABORTED,
   SESSION_EXPIRED: grpc.status.FAILED_PRECONDITION,
   STALE_REQUEST: grpc.status.FAILED_PRECONDITION,
+  INTERNAL: grpc.status.INTERNAL,
 });
 
 /** A gRPC error for `err`; anything untyped is an internal error (and its text is not leaked). */
@@ -40,7 +41,21 @@ export function toServiceError(err: unknown, leaderAddress?: string): Partial<gr
     if (err.code === ErrorCode.NOT_LEADER && leaderAddress) metadata.set(LEADER_METADATA_KEY, leaderAddress);
     return { code: GRPC_STATUS_OF[err.code], details: err.message, metadata };
   }
+  metadata.set(CODE_METADATA_KEY, ErrorCode.INTERNAL);
   return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
+}
+
+/** The `Error` message of a session stream response for `err` (same rules as `toServiceError`). */
+export function toErrorFrame(err: unknown, leaderAddress?: string): { code: string; message: string; leader: string; oldestZxid: number; currentZxid: number } {
+  if (!isConclaveError(err)) return { code: ErrorCode.INTERNAL, message: 'internal error', leader: '', oldestZxid: 0, currentZxid: 0 };
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  return {
+    code: err.code,
+    message: err.message,
+    leader: err.code === ErrorCode.NOT_LEADER ? (leaderAddress ?? '') : '',
+    oldestZxid: n(err.details['oldestZxid']),
+    currentZxid: n(err.details['currentZxid']),
+  };
 }
 
 /** The typed error a client sees in a gRPC error (for the SDK and tests). */

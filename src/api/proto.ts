@@ -20,6 +20,8 @@ export interface ConclaveApi {
   readonly Conclave: grpc.ServiceClientConstructor;
   readonly Cluster: grpc.ServiceClientConstructor;
   readonly Health: grpc.ServiceClientConstructor;
+  /** The loaded definitions, for gRPC server reflection. */
+  readonly definition: protoLoader.PackageDefinition;
 }
 
 let cached: ConclaveApi | undefined;
@@ -37,6 +39,6 @@ export function loadApi(): ConclaveApi {
     conclave: { v1: { Conclave: grpc.ServiceClientConstructor; Cluster: grpc.ServiceClientConstructor } };
     grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
   };
-  cached = { ...pkg.conclave.v1, Health: pkg.grpc.health.v1.Health };
+  cached = { ...pkg.conclave.v1, Health: pkg.grpc.health.v1.Health, definition };
   return cached;
 }

@@ -27,6 +27,7 @@ export async function runServer(argv: readonly string[]): Promise<number> {
   }
   const log = pino({ level: config.logLevel, base: { member: config.id } }, pino.destination(2));
   const server = await ConclaveServer.start(config, log);
+  // Run until a signal, or until the replica stops itself (removed from the cluster, storage failure).
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping');
@@ -34,7 +35,9 @@ export async function runServer(argv: readonly string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    void server.stopped.then(resolve);
   });
   await server.stop();
-  return 0;
+  // A storage failure has set a non-zero exit code already.
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }

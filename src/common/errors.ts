@@ -43,6 +43,8 @@ export const ErrorCode = {
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   /** A retried request older than the newest one its session has applied; its result is no longer remembered. */
   STALE_REQUEST: 'STALE_REQUEST',
+  /** A server bug: the request failed in a way no other code describes (details stay in the server's log). */
+  INTERNAL: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

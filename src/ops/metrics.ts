@@ -16,6 +16,13 @@ export interface MetricsSource {
   ephemerals(): number;
   znodes(): number;
   dataBytes(): number;
+  watchers(): number;
+  watches(): number;
+  watchEventsSent(): number;
+  slowWatchersCut(): number;
+  watchHistoryEvents(): number;
+  watchHistoryBytes(): number;
+  watchHistoryOldestZxid(): number;
 }
 
 export class ReplicaMetrics {
@@ -25,6 +32,8 @@ export class ReplicaMetrics {
   readonly proposalsFailed: Counter;
   readonly fsyncSeconds: Histogram;
   readonly snapshotSeconds: Histogram;
+  readonly applySeconds: Histogram;
+  readonly sessionStreams: Gauge;
   readonly #loop = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(source: MetricsSource) {
@@ -46,6 +55,20 @@ export class ReplicaMetrics {
     gauge('conclave_ephemerals', 'ephemeral znodes', () => source.ephemerals());
     gauge('conclave_znodes', 'znodes in the tree', () => source.znodes());
     gauge('conclave_data_bytes', 'bytes of znode data', () => source.dataBytes());
+    gauge('conclave_watchers', 'session streams and watch calls holding watches on this replica', () => source.watchers());
+    gauge('conclave_watches', 'watches (one-shot and persistent) on this replica', () => source.watches());
+    // Counted by the pure watch hub; mirrored here on scrape.
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({ name, help, registers: [r], collect() {
+        this.reset();
+        this.inc(read());
+      } });
+    };
+    counter('conclave_watch_events_sent_total', 'watch events delivered by this replica', () => source.watchEventsSent());
+    counter('conclave_slow_watchers_cut_total', 'watchers cut off for not reading their events', () => source.slowWatchersCut());
+    gauge('conclave_watch_history_events', 'events kept for watch resumes', () => source.watchHistoryEvents());
+    gauge('conclave_watch_history_bytes', 'bytes of events kept for watch resumes', () => source.watchHistoryBytes());
+    gauge('conclave_watch_history_oldest_zxid', 'the oldest zxid a watch may resume from', () => source.watchHistoryOldestZxid());
     const loop = this.#loop;
     gauge('conclave_event_loop_delay_max_seconds', 'longest event-loop stall since the last scrape', () => {
       const v = loop.max / 1e9;
@@ -54,8 +77,10 @@ export class ReplicaMetrics {
     });
     this.requests = new Histogram({ name: 'conclave_request_seconds', help: 'client requests by method and result code', labelNames: ['method', 'code'], registers: [r], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
     this.leaderChanges = new Counter({ name: 'conclave_leader_changes_total', help: 'times this replica saw the leader change', registers: [r] });
-    this.proposalsFailed = new Counter({ name: 'conclave_proposals_failed_total', help: 'proposals refused or lost', registers: [r] });
+    this.proposalsFailed = new Counter({ name: 'conclave_proposals_failed_total', help: 'proposals of this replica refused or lost in a leader change', registers: [r] });
     this.fsyncSeconds = new Histogram({ name: 'conclave_wal_fsync_seconds', help: 'write-ahead log write + fdatasync', registers: [r], buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1] });
+    this.applySeconds = new Histogram({ name: 'conclave_apply_seconds', help: 'time to apply one committed entry to the state machine (its count: entries applied)', registers: [r], buckets: [0.000005, 0.00002, 0.0001, 0.0005, 0.002, 0.01, 0.1] });
+    this.sessionStreams = new Gauge({ name: 'conclave_session_streams', help: 'open session streams (client connections)', registers: [r] });
     this.snapshotSeconds = new Histogram({ name: 'conclave_snapshot_seconds', help: 'time to write a snapshot', registers: [r], buckets: [0.01, 0.1, 0.5, 1, 5, 30] });
   }
 

@@ -1,23 +1,26 @@
 /**
- * Membership changes travel through the log as ConfChange entries. The encoding is five bytes:
- * the change type and the node id (uint32, big-endian).
+ * Membership changes travel through the log as ConfChange entries. The encoding is five bytes,
+ * the change type and the node id (uint32, big-endian), followed by the optional context bytes.
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { type ConfChange, type ConfChangeType, type ConfState, ConfChangeType as CCT, type NodeId } from './types.js';
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
-  const out = new Uint8Array(5);
+  const context = cc.context ?? new Uint8Array(0);
+  const out = new Uint8Array(5 + context.length);
   out[0] = cc.type;
   new DataView(out.buffer).setUint32(1, cc.nodeId);
+  out.set(context, 5);
   return out;
 }
 
 export function decodeConfChange(data: Uint8Array): ConfChange {
-  if (data.length !== 5 || (data[0] as number) > CCT.Remove) {
+  if (data.length < 5 || (data[0] as number) > CCT.Remove) {
     throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `malformed conf change entry (${data.length} bytes)`);
   }
   const nodeId = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1);
-  return { type: data[0] as ConfChangeType, nodeId };
+  const type = data[0] as ConfChangeType;
+  return data.length === 5 ? { type, nodeId } : { type, nodeId, context: data.subarray(5) };
 }
 
 /** The membership after applying `cc` to `conf`. */

@@ -229,11 +229,17 @@ function softStateEqual(a: SoftState, b: SoftState): boolean {
   return a.lead === b.lead && a.role === b.role;
 }
 
-/** Write the initial membership of a brand-new cluster into empty storage, identically on every founding member. */
-export function bootstrapEntries(voters: readonly NodeId[]): { entries: Entry[]; hardState: HardState } {
+/**
+ * Write the initial membership of a brand-new cluster into empty storage, identically on every
+ * founding member. `contextOf` gives each voter's conf change context (the application's member record).
+ */
+export function bootstrapEntries(voters: readonly NodeId[], contextOf?: (id: NodeId) => Uint8Array): { entries: Entry[]; hardState: HardState } {
   assert(voters.length > 0, 'bootstrap needs at least one voter');
   const entries = [...voters]
     .sort((a, b) => a - b)
-    .map((nodeId, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange({ type: 0, nodeId }) }));
+    .map((nodeId, i) => {
+      const context = contextOf?.(nodeId);
+      return { term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange(context ? { type: 0, nodeId, context } : { type: 0, nodeId }) };
+    });
   return { entries, hardState: { term: 1, vote: NONE, commit: entries.length } };
 }

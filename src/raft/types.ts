@@ -52,6 +52,8 @@ export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType
 export interface ConfChange {
   readonly type: ConfChangeType;
   readonly nodeId: NodeId;
+  /** Opaque to Raft: the application's description of the member (its addresses), carried in the entry. */
+  readonly context?: Uint8Array;
 }
 
 export interface SnapshotMeta {

@@ -7,16 +7,18 @@
 import { randomInt } from 'node:crypto';
 import { type Server as HttpServer, createServer } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
-import { EntryType, Role } from '../raft/index.js';
-import { ConclaveStateMachine, type ApplyResult, type StateSnapshotRows, type TxnBody, type TxnResult, encodeTxn, stateSnapshotTables, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
+import { ConfChangeType, EntryType, Role, decodeConfChange, type Entry, type NodeId } from '../raft/index.js';
+import { ConclaveStateMachine, type ApplyResult, type MemberAddresses, type MemberChange, type StateSnapshotRows, type TxnBody, type TxnResult, decodeMemberAddresses, encodeMemberAddresses, encodeTxn, stateSnapshotTables, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import type { SnapshotRow } from '../storage/sqlite-snapshot.js';
 import { GrpcPeerTransport } from '../transport/grpc-transport.js';
 import { loadApi } from '../api/proto.js';
-import { createServiceHandlers } from '../api/conclave-service.js';
+import { createServiceHandlers } from '../api/grpc-services.js';
 import type { ServerConfig } from './config.js';
 import { ReplicaMetrics } from '../ops/metrics.js';
+import { type WatchEvent, WatchHub } from '../watches/index.js';
 import { RaftDriver } from './raft-driver.js';
 import { SessionTracker } from './session-tracker.js';
 
@@ -41,6 +43,8 @@ export class ConclaveServer {
   #api!: grpc.Server;
   clientPort = 0;
   readonly sessions = new SessionTracker({ nowMs: () => performance.now() });
+  watches!: WatchHub;
+  #progressTimer: NodeJS.Timeout | undefined;
   #sessionTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   metrics!: ReplicaMetrics;
@@ -49,6 +53,8 @@ export class ConclaveServer {
   #lastLeader = 0;
   /** Container and TTL nodes whose removal is proposed and not yet applied. */
   readonly #removing = new Set<string>();
+  /** Sessions opened through this leader, by client host (for the per-client limit). */
+  readonly #sessionsByClient = new Map<string, Set<number>>();
   #lastSweepMs = 0;
 
   private constructor(config: ServerConfig, log: Logger) {
@@ -64,6 +70,14 @@ export class ConclaveServer {
 
   async #start(): Promise<void> {
     const cfg = this.config;
+    this.watches = new WatchHub({
+      historyEventsMax: cfg.watchHistoryEvents,
+      historyBytesMax: cfg.watchHistoryBytes,
+      watchesPerWatcherMax: cfg.watchesPerStream,
+      watchesMax: cfg.watchesMax,
+      bufferedBytesPerWatcherMax: cfg.watchBufferBytes,
+      compactionWarningEvents: Math.max(1, Math.floor(cfg.watchHistoryEvents / 10)),
+    });
     this.#storage = await DiskStorage.open(cfg.dataDir, { onWarning: (msg, details) => this.#log.warn(details, msg) });
     const peers = new Map([...cfg.members].filter(([id]) => id !== cfg.id).map(([id, m]) => [id, m.peer] as const));
     this.#transport = await GrpcPeerTransport.start({ id: cfg.id, listen: cfg.peerListen, peers, onWarning: (msg, d) => this.#log.warn(d, msg) });
@@ -71,26 +85,45 @@ export class ConclaveServer {
       id: cfg.id,
       storage: this.#storage,
       transport: this.#transport,
-      bootstrapVoters: [...cfg.members.keys()],
+      ...(cfg.join ? {} : { bootstrapVoters: [...cfg.members.keys()], bootstrapContext: (id: NodeId) => encodeMemberAddresses(cfg.members.get(id) as MemberAddresses) }),
       tickMs: cfg.tickMs,
       electionTicks: cfg.electionTicks,
       onPersisted: (seconds) => this.metrics?.fsyncSeconds.observe(seconds),
       onSnapshot: (seconds) => this.metrics?.snapshotSeconds.observe(seconds),
+      onApplied: (seconds) => this.metrics?.applySeconds.observe(seconds),
+      onProposalFailed: () => this.metrics?.proposalsFailed.inc(),
       onFatal: (err) => {
         this.#log.error({ err: err instanceof Error ? err.message : String(err) }, 'replica stopped: storage failure');
         process.exitCode = 1;
         void this.stop();
       },
+      onRemoved: () => {
+        if (this.#stopped) return;
+        this.#log.warn({ id: cfg.id }, 'this member was removed from the cluster; stopping');
+        void this.stop();
+      },
       hooks: {
-        apply: (e) => (e.type === EntryType.Normal ? this.sm.apply(e.index, e.data) : undefined),
+        apply: (e) => {
+          if (e.type !== EntryType.Normal) {
+            this.#applyConfChange(e);
+            this.watches.applied(e.index, []);
+            return undefined;
+          }
+          const result = this.sm.apply(e.index, e.data);
+          this.watches.applied(e.index, result.events.length === 0 ? [] : this.#withData(result.events));
+          return result;
+        },
         restore: async (file) => {
           if (!file) return;
-          const znodes: SnapshotRow[] = [];
-          const sessions: SnapshotRow[] = [];
-          for await (const batch of this.#storage.snapshots.readRows(file.path, 'znodes', 2000)) for (const r of batch) znodes.push(r);
-          for await (const batch of this.#storage.snapshots.readRows(file.path, 'sessions', 2000)) for (const r of batch) sessions.push(r);
-          const rows: StateSnapshotRows = { znodes, sessions };
+          const read = async (table: string): Promise<SnapshotRow[]> => {
+            const rows: SnapshotRow[] = [];
+            for await (const batch of this.#storage.snapshots.readRows(file.path, table, 2000)) for (const r of batch) rows.push(r);
+            return rows;
+          };
+          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members') };
           this.sm.restore(rows, file.index);
+          this.watches.restart(file.index);
+          this.#updatePeers();
         },
         snapshot: {
           stateMachine: STATE_MACHINE_NAME,
@@ -100,7 +133,7 @@ export class ConclaveServer {
           fill: async (w) => {
             // Captured synchronously: a point-in-time view at the applied index.
             const rows = this.sm.snapshotRows();
-            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions]] as const) {
+            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions], ['members', rows.members]] as const) {
               for (let i = 0; i < all.length; i += 5000) await w.write(table, all.slice(i, i + 5000) as SnapshotRow[]);
             }
           },
@@ -113,6 +146,8 @@ export class ConclaveServer {
     this.#api.addService(api.Conclave.service, handlers.conclave);
     this.#api.addService(api.Cluster.service, handlers.cluster);
     this.#api.addService(api.Health.service, handlers.health);
+    // Server reflection, so grpcurl and similar tools work without the .proto files.
+    new ReflectionService(api.definition).addToServer(this.#api);
     this.clientPort = await new Promise<number>((resolve, reject) =>
       this.#api.bindAsync(cfg.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -127,10 +162,19 @@ export class ConclaveServer {
       ephemerals: () => this.sm.tree.ephemeralOwners().reduce((n, id) => n + this.sm.tree.ephemeralsOf(id).length, 0),
       znodes: () => this.sm.tree.nodeCount(),
       dataBytes: () => this.sm.tree.dataBytes(),
+      watchers: () => this.watches.watcherCount,
+      watches: () => this.watches.registry.size,
+      watchEventsSent: () => this.watches.stats.eventsSent,
+      slowWatchersCut: () => this.watches.stats.slowWatchersCut,
+      watchHistoryEvents: () => this.watches.history.length,
+      watchHistoryBytes: () => this.watches.history.bytes,
+      watchHistoryOldestZxid: () => this.watches.history.oldestZxid,
     });
     this.metricsPort = await this.#startHttp(cfg.metricsListen);
     this.#sessionTimer = setInterval(() => this.#expireSessions(), SESSION_CHECK_MS);
     this.#sessionTimer.unref();
+    this.#progressTimer = setInterval(() => this.watches.progress(), cfg.watchProgressMs);
+    this.#progressTimer.unref();
     this.#log.info({ id: cfg.id, listen: `${cfg.listen.split(':')[0]}:${this.clientPort}`, peerListen: `${cfg.peerListen.split(':')[0]}:${this.#transport.port}`, metricsListen: `${cfg.metricsListen.split(':')[0]}:${this.metricsPort}`, dataDir: cfg.dataDir, members: [...cfg.members.keys()] }, 'conclave replica started');
   }
 
@@ -183,7 +227,49 @@ export class ConclaveServer {
   /** The leader's client address, for NOT_LEADER hints. */
   leaderAddress(): string | undefined {
     const lead = this.driver.status().lead;
-    return lead ? this.config.members.get(lead)?.client : undefined;
+    return lead ? this.memberAddresses(lead)?.client : undefined;
+  }
+
+  /** A member's addresses: the replicated member list, else (before it arrives) the configured ones. */
+  memberAddresses(id: NodeId): MemberAddresses | undefined {
+    return this.sm.members.get(id) ?? this.config.members.get(id);
+  }
+
+  /** Created and changed events carry the node's data and stat as of this entry (for watches that ask, and resumes). */
+  #withData(events: readonly { type: WatchEvent['type']; path: string; zxid: number }[]): WatchEvent[] {
+    const tree = this.sm.tree;
+    return events.map((e) => {
+      if (e.type !== 'created' && e.type !== 'changed') return e;
+      const stat = tree.exists(e.path);
+      return stat ? { ...e, data: tree.get(e.path).data, stat } : e;
+    });
+  }
+
+  /** A committed membership change: record the member's addresses and tell the transport. */
+  #applyConfChange(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    let change: MemberChange;
+    if (cc.type === ConfChangeType.Remove) change = { type: 'remove', id: cc.nodeId };
+    else {
+      let addresses: MemberAddresses = { peer: '', client: '' };
+      try {
+        if (cc.context) addresses = decodeMemberAddresses(cc.context);
+      } catch (err: unknown) {
+        this.#log.warn({ nodeId: cc.nodeId, err: err instanceof Error ? err.message : String(err) }, 'membership change with an unreadable member record');
+      }
+      change = { type: 'add', member: { id: cc.nodeId, ...addresses } };
+    }
+    this.sm.applyMemberChange(e.index, change);
+    this.#updatePeers();
+  }
+
+  /** Peers come from the replicated member list once there is one (configured addresses until then). */
+  #updatePeers(): void {
+    if (!this.#transport) return;
+    const source: Iterable<[NodeId, MemberAddresses]> = this.sm.members.size > 0 ? this.sm.members.list().map((m) => [m.id, m] as [NodeId, MemberAddresses]) : this.config.members;
+    const peers = new Map<NodeId, string>();
+    for (const [id, m] of source) if (id !== this.config.id && m.peer !== '') peers.set(id, m.peer);
+    this.#transport.setPeers(peers);
   }
 
   notLeader(): ConclaveError {
@@ -228,6 +314,39 @@ export class ConclaveServer {
     }
   }
 
+  /**
+   * Open a session (on the leader). A client host holds at most `maxSessionsPerClient` open
+   * sessions; the count lives on the leader and starts afresh with a new leader.
+   */
+  async openSession(timeoutMs: number, clientHost: string): Promise<number> {
+    if (!this.isLeader()) throw this.notLeader();
+    const limit = this.config.maxSessionsPerClient;
+    let mine = this.#sessionsByClient.get(clientHost);
+    if (mine) for (const id of mine) if (!this.sm.sessions.has(id)) mine.delete(id);
+    if (limit > 0 && mine && mine.size >= limit) {
+      throw new ConclaveError(ErrorCode.LIMIT_EXCEEDED, `client ${clientHost} already holds ${mine.size} open sessions, the limit (--max-sessions-per-client)`, { limit });
+    }
+    const sessionId = this.newSessionId();
+    if (!mine) this.#sessionsByClient.set(clientHost, (mine = new Set()));
+    mine.add(sessionId);
+    try {
+      await this.write({ type: 'createSession', sessionId, timeoutMs });
+    } catch (err: unknown) {
+      mine.delete(sessionId);
+      throw err;
+    }
+    this.sessions.touch(sessionId, timeoutMs);
+    return sessionId;
+  }
+
+  /** A snapshot covering everything applied here, for a backup: its file, index and size. */
+  async snapshotForDownload(): Promise<{ path: string; index: number; bytes: number }> {
+    await this.driver.snapshotNow();
+    const file = this.#storage.snapshotFile();
+    if (!file) throw new ConclaveError(ErrorCode.UNAVAILABLE, `replica ${this.config.id} has no snapshot to offer yet`);
+    return { path: file.path, index: file.index, bytes: file.bytes };
+  }
+
   newSessionId(): number {
     for (;;) {
       const id = randomInt(1, 2 ** 47);
@@ -244,6 +363,7 @@ export class ConclaveServer {
     }
     if (!this.isLeader()) {
       this.sessions.reset();
+      this.#sessionsByClient.clear();
       return;
     }
     const open = new Map<number, number>();
@@ -274,15 +394,23 @@ export class ConclaveServer {
     }
   }
 
+  #resolveStopped: () => void = () => undefined;
+  /** Resolves once the replica has stopped (by `stop()`, a storage failure, or its removal from the cluster). */
+  readonly stopped: Promise<void> = new Promise((resolve) => {
+    this.#resolveStopped = resolve;
+  });
+
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#sessionTimer) clearInterval(this.#sessionTimer);
+    if (this.#progressTimer) clearInterval(this.#progressTimer);
     this.#api?.forceShutdown();
     this.#http?.close();
     this.metrics?.close();
     await this.driver?.stop();
     await this.#transport?.close();
     await this.#storage?.close();
+    this.#resolveStopped();
   }
 }

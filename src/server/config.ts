@@ -20,13 +20,32 @@ export interface ServerConfig {
   readonly peerListen: string;
   /** host:port for /metrics, /livez and /readyz over HTTP. */
   readonly metricsListen: string;
-  /** Founding members (id → addresses); this replica must be one of them. */
+  /**
+   * Founding members (id → addresses), this replica among them; with `join`, the members of the
+   * running cluster to reach first (the replicated member list takes over once it arrives).
+   */
   readonly members: ReadonlyMap<NodeId, MemberAddress>;
+  /** Join a running cluster (after `member add`) instead of founding one: never bootstrap. */
+  readonly join: boolean;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
   readonly sessionTimeoutMsMin: number;
   readonly sessionTimeoutMsMax: number;
+  /** Open sessions one client host may hold (0: no limit), like ZooKeeper's maxClientCnxns. */
+  readonly maxSessionsPerClient: number;
+  /** Requests one session stream may have in flight. */
+  readonly maxOutstandingPerStream: number;
+  /** The watch history window (for resumes): most events and bytes kept. */
+  readonly watchHistoryEvents: number;
+  readonly watchHistoryBytes: number;
+  /** Watches one stream may hold, and in all. */
+  readonly watchesPerStream: number;
+  readonly watchesMax: number;
+  /** Unread event bytes past which a watcher is cut off (it may resume). */
+  readonly watchBufferBytes: number;
+  /** How often idle watches hear the current zxid (progress notification). */
+  readonly watchProgressMs: number;
   readonly logLevel: string;
 }
 
@@ -39,15 +58,27 @@ export const SERVER_OPTIONS = {
   'peer-listen': ['CONCLAVE_PEER_LISTEN', 'peer (Raft) host:port (default 127.0.0.1:4190)'],
   'metrics-listen': ['CONCLAVE_METRICS_LISTEN', 'HTTP host:port for /metrics, /livez, /readyz (default 127.0.0.1:4280)'],
   members: ['CONCLAVE_MEMBERS', 'founding members: id=peerHost:port/clientHost:port,… (default: this member alone)'],
+  join: ['CONCLAVE_JOIN', 'join a running cluster that already added this member (see `member add`) instead of founding one'],
   'tick-ms': ['CONCLAVE_TICK_MS', 'Raft tick (default 100)'],
   'election-ticks': ['CONCLAVE_ELECTION_TICKS', 'election timeout in ticks, randomized up to twice (default 10)'],
   'snapshot-every': ['CONCLAVE_SNAPSHOT_EVERY', 'entries between snapshots (default 10000)'],
   'session-timeout-min-ms': ['CONCLAVE_SESSION_TIMEOUT_MIN_MS', 'smallest session timeout granted (default 1000)'],
   'session-timeout-max-ms': ['CONCLAVE_SESSION_TIMEOUT_MAX_MS', 'largest session timeout granted (default 60000)'],
+  'max-sessions-per-client': ['CONCLAVE_MAX_SESSIONS_PER_CLIENT', 'open sessions one client host may hold, 0 for no limit (default 1000)'],
+  'max-outstanding-per-stream': ['CONCLAVE_MAX_OUTSTANDING_PER_STREAM', 'requests in flight on one session stream (default 4096)'],
+  'watch-history-events': ['CONCLAVE_WATCH_HISTORY_EVENTS', 'events kept for watch resumes (default 100000)'],
+  'watch-history-bytes': ['CONCLAVE_WATCH_HISTORY_BYTES', 'bytes of events kept for watch resumes (default 67108864)'],
+  'watches-per-stream': ['CONCLAVE_WATCHES_PER_STREAM', 'watches one session stream may hold (default 10000)'],
+  'watches-max': ['CONCLAVE_WATCHES_MAX', 'watches this replica holds in all (default 1000000)'],
+  'watch-buffer-bytes': ['CONCLAVE_WATCH_BUFFER_BYTES', 'unread event bytes before a slow watcher is cut off (default 8388608)'],
+  'watch-progress-ms': ['CONCLAVE_WATCH_PROGRESS_MS', 'interval of progress notifications to idle watches (default 10000)'],
   'log-level': ['CONCLAVE_LOG_LEVEL', 'pino level: fatal, error, warn, info, debug, trace (default info)'],
 } as const;
 
 type OptionName = keyof typeof SERVER_OPTIONS;
+
+/** Options that are switches: `--join` alone means true. */
+const SWITCHES: ReadonlySet<string> = new Set(['join']);
 
 function bad(message: string): ConclaveError {
   return new ConclaveError(ErrorCode.INVALID_ARGUMENT, message);
@@ -64,7 +95,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     if (!arg.startsWith('--')) throw bad(`unexpected argument "${arg}"`);
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     if (!(rawName in SERVER_OPTIONS)) throw bad(`unknown option --${rawName}; known: ${Object.keys(SERVER_OPTIONS).map((k) => `--${k}`).join(', ')}`);
-    const value = inline ?? argv[++i];
+    const value = inline ?? (SWITCHES.has(rawName) ? 'true' : argv[++i]);
     if (value === undefined) throw bad(`--${rawName} needs a value`);
     flags.set(rawName as OptionName, value);
   }
@@ -102,6 +133,8 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
   const sessionTimeoutMsMin = int('session-timeout-min-ms', 1000, 1);
   const sessionTimeoutMsMax = int('session-timeout-max-ms', 60_000, 1);
   if (sessionTimeoutMsMax < sessionTimeoutMsMin) throw bad('--session-timeout-max-ms must be at least --session-timeout-min-ms');
+  const joinRaw = get('join') ?? 'false';
+  if (joinRaw !== 'true' && joinRaw !== 'false') throw bad(`--join must be true or false, got "${joinRaw}"`);
   const logLevel = get('log-level') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw bad(`--log-level must be a pino level, got "${logLevel}"`);
   return {
@@ -111,11 +144,20 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     peerListen,
     metricsListen,
     members,
+    join: joinRaw === 'true',
     tickMs: int('tick-ms', 100, 1),
     electionTicks: int('election-ticks', 10, 2),
     snapshotEveryEntries: int('snapshot-every', 10_000, 1),
     sessionTimeoutMsMin,
     sessionTimeoutMsMax,
+    maxSessionsPerClient: int('max-sessions-per-client', 1000, 0),
+    maxOutstandingPerStream: int('max-outstanding-per-stream', 4096, 1),
+    watchHistoryEvents: int('watch-history-events', 100_000, 1),
+    watchHistoryBytes: int('watch-history-bytes', 64 * 1024 * 1024, 1024),
+    watchesPerStream: int('watches-per-stream', 10_000, 1),
+    watchesMax: int('watches-max', 1_000_000, 1),
+    watchBufferBytes: int('watch-buffer-bytes', 8 * 1024 * 1024, 1024),
+    watchProgressMs: int('watch-progress-ms', 10_000, 10),
     logLevel,
   };
 }

@@ -48,6 +48,8 @@ export interface RaftDriverOptions {
   readonly hooks: StateMachineHooks;
   /** The founding voters; used only when the storage is empty and this node is one of them. */
   readonly bootstrapVoters?: readonly NodeId[];
+  /** The conf change context of each founding voter (the application's member record). */
+  readonly bootstrapContext?: (id: NodeId) => Uint8Array;
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly heartbeatTicks?: number;
@@ -57,6 +59,9 @@ export interface RaftDriverOptions {
   /** Timings for metrics: a Ready's durable write, a snapshot. */
   readonly onPersisted?: (seconds: number) => void;
   readonly onSnapshot?: (seconds: number) => void;
+  /** An entry applied (with how long the state machine took), or a proposal of ours that failed. */
+  readonly onApplied?: (seconds: number) => void;
+  readonly onProposalFailed?: () => void;
   readonly onRemoved?: () => void;
 }
 
@@ -97,7 +102,7 @@ export class RaftDriver {
   static async start(opts: RaftDriverOptions): Promise<RaftDriver> {
     const { storage } = opts;
     if (storage.isEmpty() && opts.bootstrapVoters?.includes(opts.id)) {
-      const { entries, hardState } = bootstrapEntries(opts.bootstrapVoters);
+      const { entries, hardState } = bootstrapEntries(opts.bootstrapVoters, opts.bootstrapContext);
       await storage.bootstrap(entries, hardState);
     }
     await opts.hooks.restore(storage.snapshotFile());
@@ -137,6 +142,7 @@ export class RaftDriver {
     try {
       index = proposeFn();
     } catch (err: unknown) {
+      this.#opts.onProposalFailed?.();
       return Promise.reject(err);
     }
     const term = this.node.raft.term;
@@ -250,14 +256,20 @@ export class RaftDriver {
   }
 
   #apply(e: Entry): void {
+    const started = performance.now();
     const result = this.#opts.hooks.apply(e);
+    this.#opts.onApplied?.((performance.now() - started) / 1000);
     this.stats.applied++;
     const p = this.#pending.get(e.index);
     if (!p) return;
     this.#pending.delete(e.index);
-    if (p.term === e.term) p.resolve({ index: e.index, result });
+    if (p.term === e.term) {
+      p.resolve({ index: e.index, result });
+      return;
+    }
     // Another leader's entry took that index: ours was never committed.
-    else p.reject(new ConclaveError(ErrorCode.NOT_LEADER, `proposal at index ${e.index} was lost in a leader change`, { leader: this.node.raft.lead }));
+    this.#opts.onProposalFailed?.();
+    p.reject(new ConclaveError(ErrorCode.NOT_LEADER, `proposal at index ${e.index} was lost in a leader change`, { leader: this.node.raft.lead }));
   }
 
   #wakeAppliedWaiters(): void {
@@ -269,10 +281,22 @@ export class RaftDriver {
     for (const w of ready) w.resolve(applied);
   }
 
-  #maybeSnapshot(): void {
+  /**
+   * A snapshot at the applied index now (for a backup), unless the latest one already covers it.
+   * Resolves once it is durable.
+   */
+  async snapshotNow(): Promise<void> {
+    while (this.#snapshot) await this.#snapshot;
+    if (this.#stopped) throw stoppedError(this.id);
+    this.#maybeSnapshot(true);
+    await this.#snapshot;
+  }
+
+  #maybeSnapshot(force = false): void {
     const spec = this.#opts.hooks.snapshot;
     const applied = this.node.raft.log.applied;
-    if (!spec || this.#snapshot || this.#stopped || applied - this.#lastSnapshotIndex < spec.everyEntries) return;
+    if (!spec || this.#snapshot || this.#stopped || applied === this.#lastSnapshotIndex) return;
+    if (!force && applied - this.#lastSnapshotIndex < spec.everyEntries) return;
     const started = performance.now();
     const header = { index: applied, conf: this.node.confState(), stateMachine: spec.stateMachine, stateVersion: spec.stateVersion };
     this.#snapshot = this.#opts.storage

@@ -13,8 +13,9 @@ import type { MultiOpResult, TreeOp, TreeOpResult } from './data-tree.js';
 import { DataTree } from './data-tree.js';
 import { stateLimits, type StateLimits } from './limits.js';
 import { parentPath } from './path.js';
+import { type MemberChange, MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
-import { decodeOutcome, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
+import { decodeOutcome, memberRows, membersFromRows, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
 import { decodeTxn } from './txn-codec.js';
 import type { Txn } from './txn.js';
 
@@ -63,6 +64,7 @@ function fail(code: ErrorCode, message: string): TxnOutcome {
 export class ConclaveStateMachine {
   #tree: DataTree;
   #sessions = new SessionTable<TxnOutcome>();
+  #members = new MemberTable();
   #lastApplied = 0;
   readonly limits: Readonly<StateLimits>;
 
@@ -78,6 +80,11 @@ export class ConclaveStateMachine {
 
   get sessions(): SessionTable<TxnOutcome> {
     return this.#sessions;
+  }
+
+  /** Every member's addresses, as replicated by membership changes. */
+  get members(): MemberTable {
+    return this.#members;
   }
 
   /** The index (zxid) of the last applied entry. */
@@ -98,6 +105,13 @@ export class ConclaveStateMachine {
       throw err;
     }
     return this.applyTxn(index, txn);
+  }
+
+  /** Applies the committed membership change at `index` (a Raft conf change entry, decoded by the shell). */
+  applyMemberChange(index: number, change: MemberChange): void {
+    assert(Number.isSafeInteger(index) && index > this.#lastApplied, () => `apply index ${index} must exceed ${this.#lastApplied}`);
+    this.#lastApplied = index;
+    this.#members.apply(change);
   }
 
   /** Applies a decoded txn at zxid `zxid` (`apply` without the decoding; the simulator may use it). */
@@ -178,12 +192,12 @@ export class ConclaveStateMachine {
 
   /** A digest of the whole replicated state (tree and sessions) for comparing replicas. */
   digest(): number {
-    return (this.#tree.digest() + this.#sessions.digest(encodeOutcome)) % 0x1_0000_0000;
+    return (this.#tree.digest() + this.#sessions.digest(encodeOutcome) + this.#members.digest()) % 0x1_0000_0000;
   }
 
   /** The rows of the snapshot tables (`stateSnapshotTables`), sorted by primary key. */
   snapshotRows(): StateSnapshotRows {
-    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome) };
+    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members) };
   }
 
   /**
@@ -193,15 +207,16 @@ export class ConclaveStateMachine {
    */
   restore(rows: StateSnapshotRows, appliedIndex: number): void {
     assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'snapshot index is a non-negative integer');
-    this.#replaceState(treeFromRows(rows.znodes, this.limits), sessionsFromRows(rows.sessions, decodeOutcome), appliedIndex);
+    this.#replaceState(treeFromRows(rows.znodes, this.limits), sessionsFromRows(rows.sessions, decodeOutcome), membersFromRows(rows.members), appliedIndex);
   }
 
-  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, appliedIndex: number): void {
+  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, members: MemberTable, appliedIndex: number): void {
     for (const owner of tree.ephemeralOwners()) {
       if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds ephemerals of session ${owner}, which is not open`, { owner });
     }
     this.#tree = tree;
     this.#sessions = sessions;
+    this.#members = members;
     this.#lastApplied = appliedIndex;
   }
 }

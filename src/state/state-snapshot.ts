@@ -3,19 +3,21 @@
  *   znodes(path TEXT pk, data BLOB, czxid, mzxid, pzxid, ctime, mtime, version, cversion,
  *          ephemeral_owner, kind TEXT, ttl_ms)
  *   sessions(id pk, timeout_ms, last_seq, last_result BLOB)   -- last_result: JSON of the outcome
+ *   members(id pk, peer TEXT, client TEXT)                   -- every member's addresses
  * Rows are produced sorted by primary key; restoring checks everything and throws CORRUPTED.
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { SnapshotRow, SnapshotTableSpec, SnapshotValue } from '../storage/sqlite-snapshot-format.js';
 import { DataTree } from './data-tree.js';
 import type { StateLimits } from './limits.js';
+import { MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
 import { isZnodeKind, type ZnodeRecord } from './stat.js';
 import type { TxnOutcome } from './state-machine.js';
 
 export const STATE_MACHINE_NAME = 'conclave-znodes';
 /** Bumped whenever the tables below change incompatibly. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export const znodesTable: SnapshotTableSpec = {
   name: 'znodes',
@@ -47,11 +49,37 @@ export const sessionsTable: SnapshotTableSpec = {
   primaryKey: ['id'],
 };
 
-export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable];
+export const membersTable: SnapshotTableSpec = {
+  name: 'members',
+  columns: [
+    { name: 'id', type: 'INTEGER' },
+    { name: 'peer', type: 'TEXT' },
+    { name: 'client', type: 'TEXT' },
+  ],
+  primaryKey: ['id'],
+};
+
+export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable];
 
 export interface StateSnapshotRows {
   readonly znodes: readonly SnapshotRow[];
   readonly sessions: readonly SnapshotRow[];
+  readonly members: readonly SnapshotRow[];
+}
+
+export function memberRows(members: MemberTable): SnapshotRow[] {
+  return members.list().map((m) => [m.id, m.peer, m.client]);
+}
+
+export function membersFromRows(rows: Iterable<SnapshotRow>): MemberTable {
+  const table = new MemberTable();
+  for (const row of rows) {
+    if (row.length !== membersTable.columns.length) throw corrupt(`member row has ${row.length} cells`);
+    const id = int(row[0], 'member id');
+    if (id === 0 || table.get(id)) throw corrupt(`zero or duplicate member id ${id}`);
+    table.apply({ type: 'add', member: { id, peer: text(row[1], `peer of member ${id}`), client: text(row[2], `client of member ${id}`) } });
+  }
+  return table;
 }
 
 export function treeRows(tree: DataTree): SnapshotRow[] {

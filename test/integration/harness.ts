@@ -105,9 +105,11 @@ export class ServerProcess {
 export class Cluster {
   readonly servers: ServerProcess[] = [];
   readonly #dirs: string[] = [];
+  #extraArgs: readonly string[] = [];
 
   static async start(size: number, extraArgs: readonly string[] = []): Promise<Cluster> {
     const c = new Cluster();
+    c.#extraArgs = extraArgs;
     const members: Member[] = [];
     for (let id = 1; id <= size; id++) members.push({ id, clientPort: await freePort(), peerPort: await freePort() });
     for (const m of members) {
@@ -117,6 +119,19 @@ export class Cluster {
     }
     await Promise.all(c.servers.map((s) => s.start()));
     return c;
+  }
+
+  /**
+   * A new process for member `id`, configured to join this running cluster (`--join`), not started:
+   * add it with MemberAdd first, then `start()` it.
+   */
+  async joiner(id: number): Promise<ServerProcess> {
+    const member: Member = { id, clientPort: await freePort(), peerPort: await freePort() };
+    const dir = await mkdtemp(join(tmpdir(), `conclave-it-${id}-`));
+    this.#dirs.push(dir);
+    const s = new ServerProcess(member, dir, [...this.servers.map((x) => x.member), member], [...this.#extraArgs, '--join']);
+    this.servers.push(s);
+    return s;
   }
 
   client(id: number): Client {
@@ -208,7 +223,85 @@ export class Client {
     });
   }
 
+  /** Every message of a server-streaming call. */
+  serverStream(service: 'Conclave' | 'Cluster', method: string, req: object): Promise<Record<string, unknown>[]> {
+    const client = this.#clients[service] as unknown as Record<string, (req: object) => grpc.ClientReadableStream<Record<string, unknown>>>;
+    const fn = client[method];
+    if (!fn) throw new Error(`no method ${method}`);
+    const call = fn.call(client, req);
+    const out: Record<string, unknown>[] = [];
+    return new Promise((resolve, reject) => {
+      call.on('data', (m: Record<string, unknown>) => out.push(m));
+      call.on('error', (err: grpc.ServiceError) => reject(new RpcError(err.code, String(err.metadata?.get(CODE_METADATA_KEY)[0] ?? ''), err.details)));
+      call.on('end', () => resolve(out));
+    });
+  }
+
+  /** A session stream (Conclave.Session) on this client's connection. */
+  stream(): StreamClient {
+    return new StreamClient(this.#clients.Conclave);
+  }
+
   close(): void {
     for (const c of Object.values(this.#clients)) c.close();
+  }
+}
+
+type Frame = Record<string, unknown>;
+
+/** The test side of a session stream: requests answered by id; watch events and progress collected. */
+export class StreamClient {
+  readonly #call: grpc.ClientDuplexStream<object, Frame>;
+  readonly #waiting = new Map<number, (f: Frame) => void>();
+  /** Watch events and progress frames, in arrival order. */
+  readonly pushed: Frame[] = [];
+  ended = false;
+  #next = 1;
+
+  constructor(client: grpc.Client) {
+    this.#call = (client as unknown as { Session(): grpc.ClientDuplexStream<object, Frame> }).Session();
+    this.#call.on('data', (f: Frame) => {
+      if (f['result'] === 'event' || f['result'] === 'progress' || (f['result'] === 'error' && !this.#waiting.has(f['id'] as number))) {
+        this.pushed.push(f);
+        return;
+      }
+      const w = this.#waiting.get(f['id'] as number);
+      this.#waiting.delete(f['id'] as number);
+      w?.(f);
+    });
+    this.#call.on('error', () => undefined);
+    this.#call.on('end', () => {
+      this.ended = true;
+    });
+  }
+
+  /** Send one frame (`op` is the oneof field, e.g. 'create') and resolve with its answer frame. */
+  request(op: string, body: object, id = this.#next++): Promise<Frame> {
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.#call.write({ id, [op]: body });
+    });
+  }
+
+  /** Send a raw frame without waiting. */
+  write(frame: object): void {
+    this.#call.write(frame);
+  }
+
+  end(): void {
+    this.#call.end();
+  }
+
+  /** Stop (or resume) reading frames, as a slow consumer would. */
+  pause(): void {
+    this.#call.pause();
+  }
+
+  resume(): void {
+    this.#call.resume();
+  }
+
+  cancel(): void {
+    this.#call.cancel();
   }
 }

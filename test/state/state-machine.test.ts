@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/common/errors.js';
 import { ConclaveStateMachine, type ApplyResult } from '../../src/state/state-machine.js';
 import { stateSnapshotTables } from '../../src/state/state-snapshot.js';
+import { decodeMemberAddresses, encodeMemberAddresses } from '../../src/state/members.js';
 import { encodeTxn } from '../../src/state/txn-codec.js';
 import type { Txn, TxnBody } from '../../src/state/txn.js';
 
@@ -200,7 +201,7 @@ describe('snapshots', () => {
   it('accepts bigint INTEGER cells, as the SQLite reader may return them', () => {
     const d = busy();
     const rows = d.sm.snapshotRows();
-    const big = { znodes: rows.znodes.map((r) => r.map((v) => (typeof v === 'number' ? BigInt(v) : v))), sessions: rows.sessions };
+    const big = { znodes: rows.znodes.map((r) => r.map((v) => (typeof v === 'number' ? BigInt(v) : v))), sessions: rows.sessions, members: rows.members };
     const copy = new ConclaveStateMachine();
     copy.restore(big, d.index);
     expect(copy.digest()).toBe(d.sm.digest());
@@ -212,17 +213,44 @@ describe('snapshots', () => {
     const target = new ConclaveStateMachine();
     const digest = target.digest();
     const broken = [
-      { znodes: rows.znodes, sessions: rows.sessions.filter((r) => r[0] !== 1) }, // an ephemeral outlives its session
-      { znodes: rows.znodes.map((r) => (r[0] === '/t' ? [...r.slice(0, 10), 'weird', r[11]!] : r)), sessions: rows.sessions },
-      { znodes: rows.znodes.map((r) => (r[0] === '/t' ? [...r.slice(0, 7), -1, ...r.slice(8)] : r)), sessions: rows.sessions },
-      { znodes: rows.znodes, sessions: rows.sessions.map((r) => [r[0]!, r[1]!, r[2]!, new Uint8Array([1, 2])]) },
-      { znodes: rows.znodes.slice(0, 1).concat([['/no/parent', null, 0, 0, 0, 0, 0, 0, 0, 0, 'persistent', 0]]), sessions: [] },
+      { znodes: rows.znodes, sessions: rows.sessions.filter((r) => r[0] !== 1), members: [] }, // an ephemeral outlives its session
+      { znodes: rows.znodes.map((r) => (r[0] === '/t' ? [...r.slice(0, 10), 'weird', r[11]!] : r)), sessions: rows.sessions, members: [] },
+      { znodes: rows.znodes.map((r) => (r[0] === '/t' ? [...r.slice(0, 7), -1, ...r.slice(8)] : r)), sessions: rows.sessions, members: [] },
+      { znodes: rows.znodes, sessions: rows.sessions.map((r) => [r[0]!, r[1]!, r[2]!, new Uint8Array([1, 2])]), members: [] },
+      { znodes: rows.znodes.slice(0, 1).concat([['/no/parent', null, 0, 0, 0, 0, 0, 0, 0, 0, 'persistent', 0]]), sessions: [], members: [] },
+      { znodes: rows.znodes, sessions: rows.sessions, members: [[2, '127.0.0.1:1', '127.0.0.1:2'], [2, 'a', 'b']] },
+      { znodes: rows.znodes, sessions: rows.sessions, members: [[3, 7, 'b']] },
     ];
     for (const b of broken) {
       expect(() => target.restore(b, 9)).toThrow(/CORRUPTED/);
       expect(target.digest()).toBe(digest);
       expect(target.lastApplied).toBe(0);
     }
+  });
+});
+
+describe('members', () => {
+  it('are replicated from conf change records, kept across a promotion, dropped on removal, and restored from a snapshot', () => {
+    const sm = new ConclaveStateMachine();
+    const before = sm.digest();
+    sm.applyMemberChange(1, { type: 'add', member: { id: 1, peer: '127.0.0.1:4191', client: '127.0.0.1:4181' } });
+    sm.applyMemberChange(2, { type: 'add', member: { id: 4, peer: '127.0.0.1:4194', client: '127.0.0.1:4184' } });
+    expect(sm.digest()).not.toBe(before);
+    sm.applyMemberChange(3, { type: 'add', member: { id: 4, peer: '', client: '' } }); // promotion: no record
+    expect(sm.members.get(4)).toEqual({ peer: '127.0.0.1:4194', client: '127.0.0.1:4184' });
+    expect(sm.lastApplied).toBe(3);
+    const copy = new ConclaveStateMachine();
+    copy.restore(sm.snapshotRows(), 3);
+    expect(copy.members.list()).toEqual(sm.members.list());
+    expect(copy.digest()).toBe(sm.digest());
+    sm.applyMemberChange(4, { type: 'remove', id: 1 });
+    expect(sm.members.list().map((m) => m.id)).toEqual([4]);
+  });
+
+  it('records round-trip through the conf change context', () => {
+    const m = { peer: '10.0.0.7:4191', client: 'conclave-2.conclave:4181' };
+    expect(decodeMemberAddresses(encodeMemberAddresses(m))).toEqual(m);
+    expect(() => decodeMemberAddresses(new Uint8Array([0x0a, 0x02, 0xff, 0xfe]))).toThrow(/UTF-8/);
   });
 });
 

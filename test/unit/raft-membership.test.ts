@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isConclaveError } from '../../src/common/errors.js';
-import { type ConfChange, ConfChangeType, MessageType as MT, Role } from '../../src/raft/index.js';
+import { type ConfChange, ConfChangeType, MessageType as MT, Role, bootstrapEntries, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
 import { Cluster, committed, thrown } from './raft-harness.js';
 
 const ET = 10;
@@ -239,5 +239,25 @@ describe('leadership transfer', () => {
     }
     expect(c.leader()).toBe(1);
     expect(c.messages({ type: MT.TimeoutNow })).toEqual([]);
+  });
+});
+
+describe('conf change encoding', () => {
+  it('carries an opaque context through the log, and refuses a truncated entry', () => {
+    const context = new TextEncoder().encode('peer=127.0.0.1:4194');
+    const back = decodeConfChange(encodeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4, context }));
+    expect(back.type).toBe(ConfChangeType.AddLearner);
+    expect(back.nodeId).toBe(4);
+    expect([...(back.context ?? [])]).toEqual([...context]);
+    expect(decodeConfChange(encodeConfChange({ type: ConfChangeType.Remove, nodeId: 7 }))).toEqual({ type: ConfChangeType.Remove, nodeId: 7 });
+    expect(() => decodeConfChange(new Uint8Array([1, 0, 0]))).toThrow(/malformed conf change/);
+  });
+
+  it('bootstrap entries carry each founding voter its own context', () => {
+    const { entries } = bootstrapEntries([3, 1], (id) => new Uint8Array([id]));
+    expect(entries.map((e) => [e.index, decodeConfChange(e.data).nodeId, [...(decodeConfChange(e.data).context ?? [])]])).toEqual([
+      [1, 1, [1]],
+      [2, 3, [3]],
+    ]);
   });
 });

@@ -1,0 +1,63 @@
+/**
+ * The gRPC service implementations of one replica: unary calls (with request metrics and typed
+ * errors as statuses), the session stream, snapshot download and the health service.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { isConclaveError, ErrorCode } from '../common/errors.js';
+import type { ConclaveServer } from '../server/conclave-server.js';
+import { clusterHandlers, snapshotDownload } from './cluster-service.js';
+import { type Handler, conclaveHandlers } from './conclave-service.js';
+import { toServiceError } from './error-status.js';
+import type { Req } from './request-parsing.js';
+import { clientHostOf, sessionStreamHandler } from './session-stream.js';
+import { watchSupport } from './watch-service.js';
+
+export function createServiceHandlers(server: ConclaveServer): {
+  conclave: grpc.UntypedServiceImplementation;
+  cluster: grpc.UntypedServiceImplementation;
+  health: grpc.UntypedServiceImplementation;
+} {
+  const unary =
+    (method: string, fn: Handler) =>
+    (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>): void => {
+      const started = performance.now();
+      const observe = (code: string): void => server.metrics?.requests.observe({ method, code }, (performance.now() - started) / 1000);
+      let promise: Promise<object>;
+      try {
+        promise = fn(call.request ?? {}, { clientHost: clientHostOf(call.getPeer()) });
+      } catch (err: unknown) {
+        promise = Promise.reject(err);
+      }
+      promise.then(
+        (res) => {
+          observe('OK');
+          callback(null, res);
+        },
+        (err: unknown) => {
+          observe(isConclaveError(err) ? err.code : ErrorCode.INTERNAL);
+          callback(toServiceError(err, server.leaderAddress()));
+        },
+      );
+    };
+  const wrap = (handlers: Record<string, Handler>): Record<string, grpc.UntypedHandleCall> =>
+    Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn)]));
+
+  const tree = conclaveHandlers(server);
+  const watches = watchSupport(server);
+  const health: Record<string, Handler> = {
+    Check: async (req) => {
+      const service = typeof req['service'] === 'string' ? req['service'] : '';
+      if (service !== '' && service !== 'conclave.v1.Conclave') return { status: 'SERVICE_UNKNOWN' };
+      return { status: server.isReady() ? 'SERVING' : 'NOT_SERVING' };
+    },
+  };
+  return {
+    conclave: {
+      ...wrap(tree),
+      Session: sessionStreamHandler({ server, handlers: tree, openWatches: watches.open, streamHandlers: watches.handlers }),
+      Watch: watches.watchStream,
+    },
+    cluster: { ...wrap(clusterHandlers(server)), SnapshotDownload: snapshotDownload(server) },
+    health: wrap(health),
+  };
+}

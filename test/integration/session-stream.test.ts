@@ -1,0 +1,92 @@
+/**
+ * The multiplexed session stream against a real server: many requests in flight on one call, each
+ * answered by id with the same results and typed errors as the unary calls; bounded in-flight
+ * requests per stream and sessions per client.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Cluster, TestClients, rpcError } from './harness.js';
+
+let cluster: Cluster | undefined;
+const clients = new TestClients();
+
+afterEach(async () => {
+  clients.closeAll();
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+async function single(extra: readonly string[] = []): Promise<Cluster> {
+  const c = await Cluster.start(1, extra);
+  await c.leader();
+  return c;
+}
+
+describe('the session stream', () => {
+  it('answers many pipelined requests by id, with results and typed errors', async () => {
+    cluster = await single();
+    const s = clients.of(cluster, 1).stream();
+    const opened = await s.request('openSession', { timeoutMs: 5000 });
+    const sessionId = (opened['openSession'] as { sessionId: number }).sessionId;
+    expect(sessionId).toBeGreaterThan(0);
+
+    const creates = Array.from({ length: 200 }, (_, i) => s.request('create', { path: `/p${i}`, data: Buffer.from(String(i)), header: { sessionId, seq: i + 1 } }));
+    const answers = await Promise.all(creates);
+    const zxids = answers.map((a) => (a['create'] as { zxid: number }).zxid);
+    expect(answers.map((a) => (a['create'] as { path: string }).path)).toEqual(Array.from({ length: 200 }, (_, i) => `/p${i}`));
+    expect(new Set(zxids).size).toBe(200);
+
+    const [got, missing, badPath, children] = await Promise.all([
+      s.request('get', { path: '/p7' }),
+      s.request('get', { path: '/nope' }),
+      s.request('set', { path: 'relative', data: Buffer.alloc(0), expectedVersion: -1 }),
+      s.request('children', { path: '/', limit: 5 }),
+    ]);
+    expect(Buffer.from((got['get'] as { data: Uint8Array }).data).toString()).toBe('7');
+    expect(missing['error']).toMatchObject({ code: 'NO_NODE' });
+    expect(badPath['error']).toMatchObject({ code: 'BAD_PATH' });
+    expect(children['children']).toMatchObject({ names: ['p0', 'p1', 'p10', 'p100', 'p101'], more: true });
+
+    // A retry of a request id already applied is answered from memory, not applied again.
+    const retry = await s.request('create', { path: '/p199', header: { sessionId, seq: 200 } });
+    expect(retry['create']).toMatchObject({ path: '/p199', stat: { czxid: zxids[199] } });
+
+    // A frame with no operation is refused by id and the stream goes on.
+    const empty = await s.request('', {});
+    expect(empty['error']).toMatchObject({ code: 'BAD_ARGUMENTS' });
+    const closed = await s.request('closeSession', { sessionId });
+    expect(closed['closeSession']).toEqual({ deleted: [] });
+  });
+
+  it('answers everything in flight before ending a half-closed stream', async () => {
+    cluster = await single();
+    const s = clients.of(cluster, 1).stream();
+    const pending = Array.from({ length: 20 }, (_, i) => s.request('create', { path: `/h${i}` }));
+    s.end();
+    const answers = await Promise.all(pending);
+    expect(answers.every((a) => a['result'] === 'create')).toBe(true);
+  });
+
+  it('refuses requests beyond the in-flight bound with LIMIT_EXCEEDED and applies only the others', async () => {
+    cluster = await single(['--max-outstanding-per-stream', '4']);
+    const c = clients.of(cluster, 1);
+    const s = c.stream();
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => s.request('create', { path: `/o${i}` })));
+    const refused = answers.filter((a) => (a['error'] as { code?: string } | undefined)?.code === 'LIMIT_EXCEEDED');
+    const applied = answers.filter((a) => a['result'] === 'create');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(applied.length + refused.length).toBe(60);
+    const names = (await c.call('Conclave', 'Children', { path: '/' }))['names'] as string[];
+    expect(names.length).toBe(applied.length);
+  });
+
+  it('bounds the sessions one client host may hold open', async () => {
+    cluster = await single(['--max-sessions-per-client', '2']);
+    const c = clients.of(cluster, 1);
+    const a = (await c.call('Conclave', 'OpenSession', { timeoutMs: 5000 }))['sessionId'] as number;
+    await c.call('Conclave', 'OpenSession', { timeoutMs: 5000 });
+    const err = await rpcError(c.call('Conclave', 'OpenSession', { timeoutMs: 5000 }));
+    expect(err.code).toBe('LIMIT_EXCEEDED');
+    await c.call('Conclave', 'CloseSession', { sessionId: a });
+    expect((await c.call('Conclave', 'OpenSession', { timeoutMs: 5000 }))['sessionId']).toBeGreaterThan(0);
+  });
+});
