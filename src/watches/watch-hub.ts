@@ -20,7 +20,7 @@ export type WatchFrame =
   | { readonly kind: 'event'; readonly requestId: number; readonly event: WatchEvent; readonly oneShot: boolean }
   /** Nothing happened to this watch: every change up to `zxid` has been delivered. */
   | { readonly kind: 'progress'; readonly requestId: number; readonly zxid: number; readonly compactionWarning: boolean }
-  /** The watch is gone (slow watcher cut off); resume from the error's `currentZxid`. */
+  /** The watch is gone (slow watcher cut off, or a snapshot replaced the state); resume from the error's `currentZxid`. */
   | { readonly kind: 'cancelled'; readonly requestId: number; readonly error: ConclaveError };
 
 export interface WatchSink {
@@ -175,8 +175,22 @@ export class WatchHub {
     }
   }
 
-  /** A snapshot replaced the state: nothing before `zxid` can be resumed from here any more. */
+  /**
+   * A snapshot replaced the state, jumping to `zxid`: the changes in between exist nowhere here.
+   * Every watch is cancelled with the zxid it had reached (UNAVAILABLE: resume, on another replica
+   * if this one answers COMPACTED), and nothing before `zxid` can be resumed from here any more.
+   */
   restart(zxid: number): void {
+    const reached = this.history.currentZxid;
+    for (const [watcherId, w] of this.#watchers) {
+      if (w.cut) continue;
+      const requests = [...w.requestOfHandle.values(), ...[...w.oneShots.values()].flat()];
+      for (const requestId of requests) {
+        const error = new ConclaveError(ErrorCode.UNAVAILABLE, `this replica jumped from zxid ${reached} to ${zxid} by installing a snapshot; resume from ${reached}`, { currentZxid: reached });
+        w.sink.send({ kind: 'cancelled', requestId, error });
+      }
+      this.#forget(watcherId, w);
+    }
     this.history.restart(zxid);
   }
 
@@ -230,9 +244,15 @@ export class WatchHub {
       w.sink.send({ kind: 'cancelled', requestId, error });
     }
     w.cut = true;
+    this.#forget(watcherId, w);
+  }
+
+  /** Drop every watch of a watcher (it stays open). */
+  #forget(watcherId: number, w: Watcher): void {
     w.requestOfHandle.clear();
     w.handleOfRequest.clear();
     w.oneShots.clear();
+    w.busy.clear();
     this.registry.removeWatcher(watcherId);
   }
 }

@@ -106,7 +106,7 @@ export class SimNode {
 
   start(): void {
     this.sm = this.#opts.app();
-    this.sm.restore(this.disk.snapshot().data);
+    this.sm.restore(this.disk.snapshot().data, this.disk.snapshot().meta.index);
     this.#proposed.clear();
     this.confAtApplied = this.disk.snapshot().meta.conf;
     this.node = new RawNode({
@@ -219,7 +219,7 @@ export class SimNode {
     this.#persist(rd);
     if (!this.#opts.shellMutations.has('ack-before-persist')) for (const m of rd.messagesAfterPersist) this.#hooks.send(m);
     if (rd.snapshot) {
-      this.sm.restore(rd.snapshot.data);
+      this.sm.restore(rd.snapshot.data, rd.snapshot.meta.index);
       this.confAtApplied = rd.snapshot.meta.conf;
     }
     for (const e of rd.committedEntries) this.#apply(e);

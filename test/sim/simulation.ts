@@ -23,6 +23,7 @@ import { InvariantChecker, InvariantViolation } from './invariants.js';
 import { SimNetwork } from './network.js';
 import { type ShellMutation, SimNode } from './sim-node.js';
 import { KvStateMachine, fnv1a } from './state-machine.js';
+import { WatchObserver, WatchTruth } from './watch-observer.js';
 import { ZnodeApp } from './znode-app.js';
 import { ZnodeTraffic } from './znode-traffic.js';
 import { Workload } from './workload.js';
@@ -125,6 +126,8 @@ export class Simulation {
   readonly #checker = new InvariantChecker();
   readonly #workload: Workload;
   readonly #znodeTraffic: ZnodeTraffic | undefined;
+  readonly #watchTruth = new WatchTruth();
+  readonly #watcher: WatchObserver | undefined;
   #now = 0;
   #nextNodeId: NodeId;
   readonly #restartAt = new Map<NodeId, number>();
@@ -146,6 +149,8 @@ export class Simulation {
     this.#net = new SimNetwork(this.#rng.fork(), { dropRate: s.dropRate, duplicateRate: s.duplicateRate, delayTicksMax: s.delayTicksMax });
     this.#workload = new Workload(this.#rng.fork(), { clients: s.clients, keys: s.keys, opRate: 0.3, timeoutTicks: 6 * ELECTION_TICKS, cas: s.app === 'kv' });
     this.#znodeTraffic = s.app === 'znode' ? new ZnodeTraffic(this.#rng.fork()) : undefined;
+    // Its own generator, derived from the seed: adding it left every other draw of old seeds as it was.
+    this.#watcher = s.app === 'znode' ? new WatchObserver(new SeededRng(opts.seed ^ 0x77a7c4), this.#watchTruth) : undefined;
     const voters: NodeId[] = [];
     for (let id = 1; id <= s.nodes; id++) voters.push(id);
     for (const id of voters) {
@@ -170,7 +175,7 @@ export class Simulation {
         appendBytesMax: s.appendBytesMax,
         tickEvery: s.tickEvery[(id - 1) % s.tickEvery.length] as number,
         raftMutations: new Set(this.#opts.raftMutations ?? []),
-        app: s.app === 'znode' ? () => new ZnodeApp() : () => new KvStateMachine(),
+        app: s.app === 'znode' ? () => new ZnodeApp(this.#watchTruth) : () => new KvStateMachine(),
         shellMutations: new Set(this.#opts.shellMutations ?? []),
       },
       {
@@ -261,6 +266,7 @@ export class Simulation {
     if (faults) this.#injectFaults();
     const leader = this.leader();
     if (this.#znodeTraffic && leader && !this.#workload.paused) this.#znodeTraffic.tick(this.#now, leader);
+    this.#watcher?.tick(this.#now, this.nodes);
   }
 
   #restart(id: NodeId): void {
@@ -420,6 +426,8 @@ export class Simulation {
       if (!violation && result.verdict === 'illegal') {
         violation = `linearizability: ${result.failure?.explanation ?? 'illegal history'}`;
       }
+      const watchProblem = this.#watcher?.check();
+      if (!violation && watchProblem) violation = `watches: ${watchProblem}`;
     } catch (err: unknown) {
       if (err instanceof InvariantViolation) violation = err.message;
       else if (err instanceof Error) violation = `crash: ${err.stack ?? err.message}`;
@@ -441,6 +449,7 @@ export class Simulation {
         messages: this.#net.delivered,
         dropped: this.#net.dropped,
         committed: this.#checker.maxCommitted(),
+        ...(this.#watcher ? Object.fromEntries(Object.entries(this.#watcher.stats).map(([k, v]) => [`watch_${k}`, v])) : {}),
       },
       trace: this.#trace.slice(this.#opts.fullTrace ? 0 : -TRACE_TAIL),
       fingerprint: `${(this.#fingerprint >>> 0).toString(16).padStart(8, '0')}:${this.#traceCount}:${this.#checker.maxCommitted()}`,

@@ -16,7 +16,8 @@ export interface SimApp {
   apply(entry: Entry): KvOutcome | undefined;
   get(key: string): KvValue;
   snapshot(): Uint8Array;
-  restore(data: Uint8Array): void;
+  /** Replace the state with a snapshot's (`index`: the snapshot's index). */
+  restore(data: Uint8Array, index: number): void;
   /** The state's digest after applying `index` (an app may sample: same indexes on every replica). */
   digest(index: number): number;
   check(): string | undefined;
@@ -72,7 +73,7 @@ export class KvStateMachine implements SimApp {
     return encoder.encode(JSON.stringify([...this.#data.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
   }
 
-  restore(data: Uint8Array): void {
+  restore(data: Uint8Array, _index: number): void {
     this.#data = new Map(data.length === 0 ? [] : (JSON.parse(decoder.decode(data)) as [string, string][]));
   }
 

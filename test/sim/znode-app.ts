@@ -7,7 +7,9 @@
  */
 import { type Entry } from '../../src/raft/index.js';
 import { ConclaveStateMachine, type StateSnapshotRows, encodeTxn } from '../../src/state/index.js';
+import { WatchHub, defaultWatchHubOptions } from '../../src/watches/index.js';
 import type { KvCommand, KvOutcome, KvValue, SimApp } from './state-machine.js';
+import type { WatchTruth } from './watch-observer.js';
 
 export const ZNODE_KEYS = 3;
 const encoder = new TextEncoder();
@@ -43,6 +45,14 @@ export function genesisTxns(): Uint8Array[] {
 
 export class ZnodeApp implements SimApp {
   sm = new ConclaveStateMachine();
+  /** This replica's watches; a small history so that resumes meet COMPACTED too. */
+  readonly watches = new WatchHub({ ...defaultWatchHubOptions, historyEventsMax: 24 });
+  readonly #truth: WatchTruth | undefined;
+  #problem: string | undefined;
+
+  constructor(truth?: WatchTruth) {
+    this.#truth = truth;
+  }
 
   encodeWrite(cmd: KvCommand): Uint8Array {
     return encodeTxn({ timeMs: 0, sessionId: 0, seq: 0, body: { type: 'set', path: `/${cmd.key}`, data: encoder.encode(cmd.value), version: -1 } });
@@ -51,6 +61,8 @@ export class ZnodeApp implements SimApp {
   apply(entry: Entry): KvOutcome | undefined {
     if (entry.data.length === 0) return undefined;
     const r = this.sm.apply(entry.index, entry.data);
+    this.#problem ??= this.#truth?.record(entry.index, r.events);
+    this.watches.applied(entry.index, r.events);
     return { ok: r.ok };
   }
 
@@ -63,9 +75,10 @@ export class ZnodeApp implements SimApp {
     return encodeRows(this.sm.snapshotRows());
   }
 
-  restore(data: Uint8Array): void {
+  restore(data: Uint8Array, index: number): void {
     this.sm = new ConclaveStateMachine();
-    if (data.length > 0) this.sm.restore(decodeRows(data), 0);
+    if (data.length > 0) this.sm.restore(decodeRows(data), index);
+    if (index > this.watches.history.currentZxid) this.watches.restart(index);
   }
 
   /**
@@ -78,6 +91,7 @@ export class ZnodeApp implements SimApp {
   }
 
   check(): string | undefined {
+    if (this.#problem) return this.#problem;
     for (const owner of this.sm.tree.ephemeralOwners()) {
       if (!this.sm.sessions.has(owner)) return `ephemerals of session ${owner} outlive it: ${this.sm.tree.ephemeralsOf(owner).join(', ')}`;
     }

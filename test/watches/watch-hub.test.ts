@@ -112,3 +112,23 @@ describe('WatchHub', () => {
     expect(hub.watcherCount).toBe(0);
   });
 });
+
+describe('WatchHub.restart (a snapshot installed)', () => {
+  it('cancels every watch with the zxid it had reached, and refuses resumes from before the snapshot', () => {
+    const hub = new WatchHub();
+    const s = sink();
+    const w = hub.openWatcher(s);
+    hub.watch(w, 1, { path: '/', recursive: true, withData: false });
+    hub.oneShot(w, 2, 'data', '/a');
+    hub.applied(5, [ev('created', '/a', 5)]);
+    hub.restart(40);
+    const cancelled = s.frames.filter((f) => f.kind === 'cancelled');
+    expect(cancelled.map((f) => f.requestId).sort()).toEqual([1, 2]);
+    expect(cancelled.every((f) => f.kind === 'cancelled' && f.error.code === ErrorCode.UNAVAILABLE && f.error.details['currentZxid'] === 5)).toBe(true);
+    hub.applied(41, [ev('changed', '/a', 41)]);
+    expect(s.frames.filter((f) => f.kind === 'event' && f.event.zxid === 41)).toEqual([]);
+    expect(() => hub.watch(w, 3, { path: '/', recursive: true, fromZxid: 5, withData: false })).toThrow(ErrorCode.COMPACTED);
+    hub.watch(w, 4, { path: '/', recursive: true, fromZxid: 40, withData: false });
+    expect(s.frames.at(-1)).toMatchObject({ kind: 'event', requestId: 4, event: { zxid: 41 } });
+  });
+});
