@@ -30,6 +30,7 @@ export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, grpc.status>> = Object.f
   RUNTIME_INCONSISTENCY: grpc.status.ABORTED,
   SESSION_EXPIRED: grpc.status.FAILED_PRECONDITION,
   STALE_REQUEST: grpc.status.FAILED_PRECONDITION,
+  TOO_MANY_REQUESTS: grpc.status.RESOURCE_EXHAUSTED,
   INTERNAL: grpc.status.INTERNAL,
 });
 

@@ -42,7 +42,9 @@ export function path(req: Req, opts: { sequential?: boolean } = {}): string {
   return p;
 }
 
+/** An expected version: absent (proto3 `optional`) or -1 means any. */
 export function version(req: Req): number {
+  if (req['expectedVersion'] === undefined) return -1;
   const v = num(req, 'expectedVersion');
   if (v < -1) throw bad('expected_version must be -1 (any) or a version');
   return v;

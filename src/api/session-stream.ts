@@ -109,7 +109,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
         return;
       }
       if (outstanding >= max) {
-        send({ id, error: toErrorFrame(new ConclaveError(ErrorCode.LIMIT_EXCEEDED, `more than ${max} requests in flight on one session stream`, { limit: max })) });
+        send({ id, error: toErrorFrame(new ConclaveError(ErrorCode.TOO_MANY_REQUESTS, `more than ${max} requests in flight on one session stream; retry once some are answered`, { limit: max })) });
         return;
       }
       outstanding++;

@@ -1,30 +1,63 @@
 #!/usr/bin/env node
 /**
- * The `conclave` command: `conclave server [options]` runs a replica; `conclave snapshot inspect
- * FILE [--json]` shows a snapshot. The client commands arrive with the CLI issue.
+ * The `conclave` command: `conclave server` runs a replica; the client commands (`get`, `ls`,
+ * `watch`, `status`, `member add`, `snapshot save`, ...) talk to a running cluster. `conclave
+ * --help` lists them; `conclave COMMAND --help` describes one.
  */
 import { isConclaveError } from '../common/errors.js';
+import { clusterCommands } from './cluster-commands.js';
+import { type CommandSpec, commandUsage, parseCommand } from './command.js';
+import { EXIT, errorLine, exitCodeOf } from './output.js';
 import { runServer } from './server-command.js';
-import { formatSnapshotReport, inspectSnapshot } from './snapshot-inspect.js';
+import { treeCommands } from './tree-commands.js';
 
-const USAGE = 'usage: conclave server [options]   (conclave server --help)\n       conclave snapshot inspect FILE [--json]\n';
+const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...clusterCommands];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
+  const lines = COMMANDS.map((c) => `  ${`${c.name} ${c.args}`.padEnd(width)}  ${c.summary.split('. ')[0]?.replace(/\.$/, '')}`);
+  return [
+    'usage: conclave COMMAND [ARGS] [--endpoints host:port,...] [--json]',
+    '',
+    `  ${'server [options]'.padEnd(width)}  run one replica (conclave server --help)`,
+    ...lines,
+    '',
+    'Every client command takes --endpoints (or CONCLAVE_ENDPOINTS; default 127.0.0.1:4180), --json,',
+    '--timeout-ms and --help. Exit codes: 0 ok, 2 bad usage or input, 3 no such node, 4 conflict',
+    '(exists, bad version, not empty), 5 unavailable (no member, no leader, timed out), 1 other.',
+    '',
+  ].join('\n');
+}
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [group, command, ...rest] = argv;
-  if (group === 'server') return runServer(argv.slice(1));
-  if (group === 'snapshot' && command === 'inspect') {
-    const json = rest.includes('--json');
-    const files = rest.filter((a) => a !== '--json');
-    if (files.length !== 1) {
-      process.stderr.write(`conclave: snapshot inspect needs exactly one FILE\n${USAGE}`);
-      return 2;
-    }
-    const report = await inspectSnapshot(files[0] as string);
-    process.stdout.write(json ? `${JSON.stringify(report)}\n` : formatSnapshotReport(report));
-    return 0;
+  const [first, second] = argv;
+  if (first === 'server') return runServer(argv.slice(1));
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(usage());
+    return first === undefined ? EXIT.BAD_INPUT : EXIT.OK;
   }
-  process.stderr.write(group === undefined || group === '--help' || group === 'help' ? USAGE : `conclave: unknown command "${argv.join(' ')}"\n${USAGE}`);
-  return group === '--help' || group === 'help' ? 0 : 2;
+  const spec = COMMANDS.find((c) => c.name === `${first} ${second ?? ''}`) ?? COMMANDS.find((c) => c.name === first);
+  if (!spec) {
+    process.stderr.write(`conclave: unknown command "${[first, second].filter(Boolean).join(' ')}"\n${usage()}`);
+    return EXIT.BAD_INPUT;
+  }
+  const words = spec.name.split(' ').length;
+  let ctx;
+  try {
+    ctx = parseCommand(spec, argv.slice(words), process.env);
+  } catch (err: unknown) {
+    process.stderr.write(`${errorLine(err)}${commandUsage(spec)}`);
+    return EXIT.BAD_INPUT;
+  }
+  if (ctx.help) {
+    process.stdout.write(commandUsage(spec));
+    return EXIT.OK;
+  }
+  try {
+    return await spec.run(ctx);
+  } finally {
+    ctx.admin().close();
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -32,8 +65,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const message = isConclaveError(err) ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`conclave: ${message}\n`);
-    process.exitCode = 1;
+    process.stderr.write(errorLine(err));
+    process.exitCode = isConclaveError(err) ? exitCodeOf(err) : EXIT.INTERNAL;
   },
 );

@@ -43,6 +43,8 @@ export const ErrorCode = {
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   /** A retried request older than the newest one its session has applied; its result is no longer remembered. */
   STALE_REQUEST: 'STALE_REQUEST',
+  /** Too many requests in flight on one session stream: retry once some answers have arrived. */
+  TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
   /** A server bug: the request failed in a way no other code describes (details stay in the server's log). */
   INTERNAL: 'INTERNAL',
 } as const;

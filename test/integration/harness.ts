@@ -66,6 +66,10 @@ export class ServerProcess {
       '127.0.0.1:0',
       '--tick-ms',
       '20',
+      // 0.5-1 s: fast enough for failover tests, slow enough that a loaded CI machine does not
+      // depose a healthy leader mid-test (a 0.2 s timeout did, once: a proposal lost to a leader change).
+      '--election-ticks',
+      '25',
       '--log-level',
       'info',
       ...this.extraArgs,

@@ -66,12 +66,12 @@ describe('the session stream', () => {
     expect(answers.every((a) => a['result'] === 'create')).toBe(true);
   });
 
-  it('refuses requests beyond the in-flight bound with LIMIT_EXCEEDED and applies only the others', async () => {
+  it('refuses requests beyond the in-flight bound with TOO_MANY_REQUESTS and applies only the others', async () => {
     cluster = await single(['--max-outstanding-per-stream', '4']);
     const c = clients.of(cluster, 1);
     const s = c.stream();
     const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => s.request('create', { path: `/o${i}` })));
-    const refused = answers.filter((a) => (a['error'] as { code?: string } | undefined)?.code === 'LIMIT_EXCEEDED');
+    const refused = answers.filter((a) => (a['error'] as { code?: string } | undefined)?.code === 'TOO_MANY_REQUESTS');
     const applied = answers.filter((a) => a['result'] === 'create');
     expect(refused.length).toBeGreaterThan(0);
     expect(applied.length + refused.length).toBe(60);

@@ -1,0 +1,140 @@
+/**
+ * Cluster administration over plain unary gRPC (Cluster and Health services): what `status`,
+ * `member`, `leader transfer` and `snapshot save` need. One call at a time against a given member,
+ * or against any endpoint that answers; membership changes follow NOT_LEADER to the leader.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
+import { fromServiceError } from '../api/error-status.js';
+import { loadApi } from '../api/proto.js';
+
+type Msg = Record<string, unknown>;
+
+export interface MemberInfo {
+  readonly id: number;
+  readonly peerAddress: string;
+  readonly clientAddress: string;
+  readonly learner: boolean;
+}
+
+export interface MemberStatus {
+  readonly id: number;
+  readonly role: string;
+  readonly term: number;
+  readonly leader: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly zxid: number;
+  readonly voters: readonly number[];
+  readonly learners: readonly number[];
+  readonly digest: number;
+}
+
+export class Admin {
+  readonly #endpoints: readonly string[];
+  readonly #timeoutMs: number;
+  readonly #clients = new Map<string, { cluster: grpc.Client; health: grpc.Client }>();
+
+  constructor(endpoints: readonly string[], timeoutMs: number) {
+    if (endpoints.length === 0) throw new ConclaveError(ErrorCode.BAD_ARGUMENTS, 'no endpoints given (--endpoints or CONCLAVE_ENDPOINTS)');
+    this.#endpoints = endpoints;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  #client(address: string): { cluster: grpc.Client; health: grpc.Client } {
+    let c = this.#clients.get(address);
+    if (!c) {
+      const api = loadApi();
+      const creds = grpc.credentials.createInsecure();
+      c = { cluster: new api.Cluster(address, creds), health: new api.Health(address, creds) };
+      this.#clients.set(address, c);
+    }
+    return c;
+  }
+
+  /** One unary call to `address`. */
+  call(address: string, service: 'cluster' | 'health', method: string, req: Msg, timeoutMs = this.#timeoutMs): Promise<Msg> {
+    const client = this.#client(address)[service] as unknown as Record<string, (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, res: Msg) => void) => void>;
+    const fn = client[method];
+    if (!fn) throw new ConclaveError(ErrorCode.INTERNAL, `no method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (!err) resolve(res);
+        else if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
+          reject(new ConclaveError(ErrorCode.UNAVAILABLE, `${address}: ${err.details || 'unreachable'}`));
+        } else reject(fromServiceError(err));
+      });
+    });
+  }
+
+  /** The first endpoint that answers; UNAVAILABLE if none does. */
+  async any(method: string, req: Msg = {}): Promise<{ address: string; res: Msg }> {
+    const failures: string[] = [];
+    for (const address of this.#endpoints) {
+      try {
+        return { address, res: await this.call(address, 'cluster', method, req) };
+      } catch (err: unknown) {
+        if (!isConclaveError(err, ErrorCode.UNAVAILABLE)) throw err;
+        failures.push(err.message);
+      }
+    }
+    throw new ConclaveError(ErrorCode.UNAVAILABLE, `no member answered: ${failures.join('; ')}`);
+  }
+
+  /** A call that must reach the leader: follows the NOT_LEADER hint a few times. */
+  async onLeader(method: string, req: Msg): Promise<Msg> {
+    let { address } = await this.any('Status');
+    for (let hop = 0; hop < 5; hop++) {
+      try {
+        return await this.call(address, 'cluster', method, req);
+      } catch (err: unknown) {
+        const leader = isConclaveError(err, ErrorCode.NOT_LEADER) ? err.details['leader'] : undefined;
+        if (typeof leader !== 'string' || leader === '' || leader === address) throw err;
+        address = leader;
+      }
+    }
+    throw new ConclaveError(ErrorCode.UNAVAILABLE, 'the leader kept moving; try again');
+  }
+
+  async members(): Promise<{ leader: number; members: MemberInfo[] }> {
+    const { res } = await this.any('MemberList');
+    return { leader: res['leader'] as number, members: res['members'] as MemberInfo[] };
+  }
+
+  async status(address: string): Promise<MemberStatus> {
+    return (await this.call(address, 'cluster', 'Status', {}, Math.min(this.#timeoutMs, 3000))) as unknown as MemberStatus;
+  }
+
+  async healthy(address: string): Promise<boolean> {
+    const res = await this.call(address, 'health', 'Check', { service: '' }, Math.min(this.#timeoutMs, 3000));
+    return res['status'] === 'SERVING';
+  }
+
+  /** Stream a fresh snapshot from the first member that answers. */
+  async snapshot(onChunk: (chunk: { index: number; totalBytes: number; data: Uint8Array }) => void): Promise<void> {
+    const { address } = await this.any('Status');
+    const client = this.#client(address).cluster as unknown as { SnapshotDownload(r: Msg): grpc.ClientReadableStream<Msg> };
+    const call = client.SnapshotDownload({});
+    let index = 0;
+    let totalBytes = 0;
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (m: Msg) => {
+        if (typeof m['totalBytes'] === 'number' && m['totalBytes'] > 0) {
+          index = m['index'] as number;
+          totalBytes = m['totalBytes'];
+        }
+        onChunk({ index, totalBytes, data: m['data'] as Uint8Array });
+      });
+      call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err)));
+      call.on('end', () => resolve());
+    });
+  }
+
+  close(): void {
+    for (const c of this.#clients.values()) {
+      c.cluster.close();
+      c.health.close();
+    }
+    this.#clients.clear();
+  }
+}

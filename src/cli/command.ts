@@ -1,0 +1,86 @@
+/**
+ * The shape of a `conclave` client command and the options every one of them takes. Parsing is
+ * `node:util` parseArgs (strict: unknown options are errors); usage text comes from the same specs.
+ */
+import { parseArgs } from 'node:util';
+import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { Admin } from './admin.js';
+import { type Out, stdOut } from './output.js';
+
+export type OptionSpec = { readonly type: 'boolean' | 'string'; readonly short?: string; readonly description: string };
+
+export interface CommandContext {
+  readonly args: readonly string[];
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly out: Out;
+  readonly endpoints: readonly string[];
+  readonly timeoutMs: number;
+  admin(): Admin;
+}
+
+export interface CommandSpec {
+  /** One or two words: `get`, `member add`. */
+  readonly name: string;
+  readonly args: string;
+  readonly summary: string;
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  readonly positionals: readonly [number, number];
+  run(ctx: CommandContext): Promise<number>;
+}
+
+export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  endpoints: { type: 'string', description: 'comma-separated host:port of members (env CONCLAVE_ENDPOINTS; default 127.0.0.1:4180)' },
+  json: { type: 'boolean', description: 'machine output: JSON on stdout' },
+  'timeout-ms': { type: 'string', description: 'give up after this long (default 10000)' },
+  help: { type: 'boolean', short: 'h', description: 'this help' },
+};
+
+export function bad(message: string): ConclaveError {
+  return new ConclaveError(ErrorCode.BAD_ARGUMENTS, message);
+}
+
+export function commandUsage(spec: CommandSpec): string {
+  const opts = Object.entries({ ...(spec.options ?? {}), ...COMMON_OPTIONS }).map(
+    ([name, o]) => `  ${`${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`.padEnd(28)} ${o.description}`,
+  );
+  return `usage: conclave ${spec.name}${spec.args ? ` ${spec.args}` : ''}\n${spec.summary}\n\noptions:\n${opts.join('\n')}\n`;
+}
+
+/** Parse `argv` (after the command words) for `spec`; BAD_ARGUMENTS with a clear message on any problem. */
+export function parseCommand(spec: CommandSpec, argv: readonly string[], env: Readonly<Record<string, string | undefined>>): CommandContext & { help: boolean } {
+  const options = Object.fromEntries(Object.entries({ ...(spec.options ?? {}), ...COMMON_OPTIONS }).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err: unknown) {
+    throw bad(err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const help = values['help'] === true;
+  const [min, max] = spec.positionals;
+  if (!help && (parsed.positionals.length < min || parsed.positionals.length > max)) {
+    throw bad(`${spec.name} takes ${min === max ? min : `${min} to ${max}`} argument(s) (${spec.args || 'none'}), got ${parsed.positionals.length}`);
+  }
+  const rawEndpoints = (values['endpoints'] as string | undefined) ?? env['CONCLAVE_ENDPOINTS'] ?? '127.0.0.1:4180';
+  const endpoints = rawEndpoints.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const e of endpoints) if (!/^[^\s:/]+:\d{1,5}$/.test(e)) throw bad(`endpoint "${e}" must be host:port`);
+  const rawTimeout = values['timeout-ms'] as string | undefined;
+  const timeoutMs = rawTimeout === undefined ? 10_000 : Number(rawTimeout);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw bad(`--timeout-ms must be a positive integer, got "${rawTimeout}"`);
+  let admin: Admin | undefined;
+  return {
+    help,
+    args: parsed.positionals,
+    values,
+    out: stdOut(values['json'] === true),
+    endpoints,
+    timeoutMs,
+    admin: () => (admin ??= new Admin(endpoints, timeoutMs)),
+  };
+}
+
+export function intArg(value: string | undefined, what: string, min = 0): number {
+  const n = Number(value);
+  if (value === undefined || value.trim() === '' || !Number.isSafeInteger(n) || n < min) throw bad(`${what} must be an integer ≥ ${min}, got "${value ?? ''}"`);
+  return n;
+}

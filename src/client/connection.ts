@@ -1,0 +1,90 @@
+/**
+ * One `Conclave.Session` stream to one member, plus a `Cluster` client for unary calls. Frames are
+ * routed to listeners by request id. No retries here: when the stream ends or fails, `onClose` is
+ * called once and the owner decides what next. A new channel per connection, with its own
+ * subchannels: a DNS name is resolved afresh on every connect, and no backoff state of an earlier
+ * connection to the same address is inherited.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadApi } from '../api/proto.js';
+import { fromServiceError } from '../api/error-status.js';
+import type { ConclaveError } from '../common/errors.js';
+import { unavailable } from './client-errors.js';
+import type { RequestOp, ResponseFrame } from './wire.js';
+
+export type FrameListener = (frame: ResponseFrame) => void;
+
+type UnaryMethod = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
+
+export class Connection {
+  readonly address: string;
+  readonly #channel: grpc.Channel;
+  readonly #conclave: grpc.Client;
+  readonly #cluster: grpc.Client;
+  readonly #call: grpc.ClientDuplexStream<object, ResponseFrame>;
+  readonly #listeners = new Map<number, FrameListener>();
+  readonly #onClose: (conn: Connection, reason: ConclaveError) => void;
+  #closed = false;
+
+  constructor(address: string, onClose: (conn: Connection, reason: ConclaveError) => void) {
+    this.address = address;
+    this.#onClose = onClose;
+    const api = loadApi();
+    const creds = grpc.credentials.createInsecure();
+    this.#channel = new grpc.Channel(address, creds, { 'grpc.use_local_subchannel_pool': 1 });
+    this.#conclave = new api.Conclave(address, creds, { channelOverride: this.#channel });
+    this.#cluster = new api.Cluster(address, creds, { channelOverride: this.#channel });
+    this.#call = (this.#conclave as unknown as { Session(): grpc.ClientDuplexStream<object, ResponseFrame> }).Session();
+    this.#call.on('data', (frame: ResponseFrame) => this.#listeners.get(frame.id)?.(frame));
+    this.#call.on('error', (err: grpc.ServiceError) => this.#fail(unavailable(`connection to ${address} failed: ${err.details || err.message}`)));
+    this.#call.on('end', () => this.#fail(unavailable(`connection to ${address} ended by the server`)));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Send `{ id, [op]: body }`; `listener` gets every frame answering to `id` until `forget(id)`. */
+  send(id: number, op: RequestOp, body: object, listener: FrameListener): void {
+    if (this.#closed) return;
+    this.#listeners.set(id, listener);
+    this.#call.write({ id, [op]: body });
+  }
+
+  /** Replace the listener of request `id` (a one-shot watch outlives its read's answer). */
+  listen(id: number, listener: FrameListener): void {
+    if (!this.#closed) this.#listeners.set(id, listener);
+  }
+
+  forget(id: number): void {
+    this.#listeners.delete(id);
+  }
+
+  /** A unary `Cluster` call; a failure becomes the server's typed error (UNAVAILABLE for transport failures). */
+  clusterCall<T>(method: string, req: object, timeoutMs: number): Promise<T> {
+    const fn = (this.#cluster as unknown as Record<string, UnaryMethod>)[method];
+    if (!fn) return Promise.reject(unavailable(`no Cluster method ${method}`));
+    return new Promise((resolve, reject) => {
+      fn.call(this.#cluster, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err) reject(fromServiceError(err));
+        else resolve(res as T);
+      });
+    });
+  }
+
+  /** Close without calling `onClose`: half-close the stream, cancel it, release the channels. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    this.#call.end();
+    this.#call.cancel();
+    this.#channel.close();
+  }
+
+  #fail(reason: ConclaveError): void {
+    if (this.#closed) return;
+    this.close();
+    this.#onClose(this, reason);
+  }
+}

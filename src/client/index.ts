@@ -1,0 +1,38 @@
+/** The client SDK's public surface. */
+export { Client } from './client.js';
+export type { WatchStream } from './watch-stream.js';
+export { Cache, type CacheChange, type CacheEntry, type CacheEvents } from './recipes/cache.js';
+export { GroupMember, type GroupMemberEvents } from './recipes/group-member.js';
+export type {
+  CallOptions,
+  ChildrenOptions,
+  ChildrenResult,
+  ClientEvents,
+  ClientOptions,
+  ClusterStatus,
+  Consistency,
+  CreateFlags,
+  CreateOptions,
+  CreateResult,
+  Data,
+  DeleteOptions,
+  DeleteResult,
+  ExistsResult,
+  GetResult,
+  MemberInfo,
+  MemberList,
+  MultiResult,
+  Op,
+  OpResult,
+  ReadOptions,
+  SessionInfo,
+  SessionState,
+  SetOptions,
+  SetResult,
+  Stat,
+  SuspendedInfo,
+  SyncResult,
+  WatchEvent,
+  WatchEventType,
+  WatchOptions,
+} from './types.js';
