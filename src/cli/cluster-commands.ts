@@ -9,7 +9,9 @@ import { isConclaveError } from '../common/errors.js';
 import type { MemberInfo } from './admin.js';
 import { type CommandContext, type CommandSpec, bad, intArg } from './command.js';
 import { EXIT, table } from './output.js';
+import { parseMemberList } from '../server/config.js';
 import { formatSnapshotReport, inspectSnapshot } from './snapshot-inspect.js';
+import { restoreSnapshot } from './snapshot-restore.js';
 
 async function printMembers(ctx: CommandContext, res: { leader: number; members: readonly MemberInfo[] }): Promise<number> {
   if (ctx.out.json) ctx.out.emit(res);
@@ -136,6 +138,26 @@ export const clusterCommands: readonly CommandSpec[] = [
       ctx.out.progress('');
       if (ctx.out.json) ctx.out.emit({ file, index, bytes: written });
       else ctx.out.write(`saved snapshot at zxid ${index} to ${file} (${written} bytes)\n`);
+      return EXIT.OK;
+    },
+  },
+  {
+    name: 'snapshot restore',
+    args: 'FILE',
+    summary: "Seed a new member's empty data directory from a backup; restore every member of the new cluster from the same file and --members, then start them.",
+    options: {
+      data: { type: 'string', description: 'the new, empty data directory' },
+      members: { type: 'string', description: 'the new cluster: id=peerHost:port/clientHost:port,… (as for `conclave server`)' },
+    },
+    positionals: [1, 1],
+    run: async (ctx) => {
+      const data = ctx.values['data'];
+      const members = ctx.values['members'];
+      if (typeof data !== 'string' || data === '') throw bad('--data is required: the new data directory');
+      if (typeof members !== 'string' || members === '') throw bad('--members is required: the new cluster');
+      const report = await restoreSnapshot(ctx.args[0] as string, data, parseMemberList(members));
+      if (ctx.out.json) ctx.out.emit(report);
+      else ctx.out.write(`restored zxid ${report.index} (term ${report.term}) into ${report.dataDir} for members ${report.voters.join(', ')}: ${Object.entries(report.rows).map(([t, n]) => `${n} ${t}`).join(', ')}\n`);
       return EXIT.OK;
     },
   },

@@ -163,11 +163,15 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
 }
 
 function parseMembers(raw: string | undefined, self: NodeId, peerListen: string, listen: string): Map<NodeId, MemberAddress> {
+  if (raw === undefined || raw.trim() === '') return new Map([[self, { peer: peerListen, client: listen }]]);
+  const members = parseMemberList(raw);
+  if (!members.has(self)) throw bad(`this member (--id ${self}) is not in --members (${[...members.keys()].join(', ')})`);
+  return members;
+}
+
+/** `id=peerHost:port/clientHost:port,…` → id → addresses. */
+export function parseMemberList(raw: string): Map<NodeId, MemberAddress> {
   const members = new Map<NodeId, MemberAddress>();
-  if (raw === undefined || raw.trim() === '') {
-    members.set(self, { peer: peerListen, client: listen });
-    return members;
-  }
   for (const part of raw.split(',')) {
     const m = /^\s*(\d+)=([^\s/:]+:\d{1,5})\/([^\s/:]+:\d{1,5})\s*$/.exec(part);
     if (!m) throw bad(`--members entry "${part}" must look like 2=127.0.0.1:4191/127.0.0.1:4181 (id=peer/client)`);
@@ -176,6 +180,5 @@ function parseMembers(raw: string | undefined, self: NodeId, peerListen: string,
     if (members.has(id)) throw bad(`member ${id} is listed twice in --members`);
     members.set(id, { peer: m[2] as string, client: m[3] as string });
   }
-  if (!members.has(self)) throw bad(`this member (--id ${self}) is not in --members (${[...members.keys()].join(', ')})`);
   return members;
 }

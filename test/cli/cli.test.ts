@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, until } from '../integration/harness.js';
+import { Client as TestClient, Cluster, type Member, ServerProcess, freePort, until } from '../integration/harness.js';
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 let cluster: Cluster;
@@ -146,6 +146,48 @@ describe('conclave (the CLI)', () => {
       expect(report).toMatchObject({ index: saved['index'], voters: [1] });
       expect((report['tables'] as { name: string; rows: number }[]).find((t) => t.name === 'znodes')?.rows).toBeGreaterThanOrEqual(2);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('restores a backup into a new three-member cluster that serves it and takes writes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conclave-restore-'));
+    const servers: ServerProcess[] = [];
+    try {
+      for (let i = 0; i < 5; i++) await run(['create', `/backup-${i}`, `v${i}`]);
+      const file = join(dir, 'backup.db');
+      const saved = await json(['snapshot', 'save', file]);
+      const members: Member[] = [];
+      for (let id = 1; id <= 3; id++) members.push({ id, clientPort: await freePort(), peerPort: await freePort() });
+      const list = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}/127.0.0.1:${m.clientPort}`).join(',');
+      for (const m of members) {
+        const restored = await json(['snapshot', 'restore', file, '--data', join(dir, `m${m.id}`), '--members', list]);
+        expect(restored).toMatchObject({ index: saved['index'], voters: [1, 2, 3] });
+      }
+      const again = await run(['snapshot', 'restore', file, '--data', join(dir, 'm1'), '--members', list]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain('not empty');
+      const badMembers = await run(['snapshot', 'restore', file, '--data', join(dir, 'mx'), '--members', '1=nope']);
+      expect(badMembers.code).toBe(2);
+      for (const m of members) servers.push(new ServerProcess(m, join(dir, `m${m.id}`), members));
+      await Promise.all(servers.map((s) => s.start()));
+      const restoredEnv = members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
+      const c = new TestClient(`127.0.0.1:${members[0]?.clientPort}`);
+      try {
+        const names = await until('the restored cluster to serve', async () => {
+          const r = await c.call('Conclave', 'Children', { path: '/' }).catch(() => undefined);
+          return r ? (r['names'] as string[]) : undefined;
+        });
+        expect(names.filter((n) => n.startsWith('backup-')).sort()).toEqual(['backup-0', 'backup-1', 'backup-2', 'backup-3', 'backup-4']);
+        const st = await c.call('Cluster', 'MemberList', {});
+        expect((st['members'] as { clientAddress: string }[]).map((m) => m.clientAddress).join(',')).toBe(restoredEnv);
+      } finally {
+        c.close();
+      }
+      const write = await run(['create', '/after-restore', '--endpoints', restoredEnv]);
+      expect(write.code).toBe(0);
+    } finally {
+      await Promise.all(servers.map((s) => s.kill()));
       await rm(dir, { recursive: true, force: true });
     }
   });
