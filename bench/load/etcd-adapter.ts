@@ -1,0 +1,34 @@
+/** The load generator's view of etcd, through the `etcd3` client (grpc-js underneath). */
+import { Etcd3 } from 'etcd3';
+import { performance } from 'node:perf_hooks';
+import type { Adapter, WatchEvent } from './adapter.js';
+
+export class EtcdAdapter implements Adapter {
+  readonly name = 'etcd';
+  private readonly client: Etcd3;
+
+  /** `endpoints` as `host:port`; the client balances across them. */
+  constructor(endpoints: string[]) {
+    this.client = new Etcd3({ hosts: endpoints.map((e) => `http://${e}`) });
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.client.put(key).value(asBuffer(value)).exec();
+  }
+
+  async get(key: string, opts: { linearizable: boolean }): Promise<Uint8Array | undefined> {
+    return (await this.client.get(key).serializable(!opts.linearizable).buffer()) ?? undefined;
+  }
+
+  async watch(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => Promise<void>> {
+    const watcher = await this.client.watch().prefix(prefix).create();
+    watcher.on('put', (kv) => onEvent({ key: kv.key.toString(), version: Number(kv.version), at: performance.now() }));
+    return () => watcher.cancel();
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}
+
+const asBuffer = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
