@@ -56,7 +56,8 @@ export class ConclaveError extends Error {
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(`${code}: ${message}`);
+    // A message passed along from another ConclaveError (a remote one, an apply result) keeps its one prefix.
+    super(message.startsWith(`${code}: `) ? message : `${code}: ${message}`);
     this.name = 'ConclaveError';
     this.code = code;
     this.details = details;

@@ -38,3 +38,12 @@ describe('the one error table', () => {
     expect(status.details).toBe('internal error');
   });
 });
+
+describe('ConclaveError messages', () => {
+  it('carry the code once, also when passed along from another error', () => {
+    const first = new ConclaveError(ErrorCode.NO_NODE, '/x does not exist');
+    expect(first.message).toBe('NO_NODE: /x does not exist');
+    expect(new ConclaveError(ErrorCode.NO_NODE, first.message).message).toBe('NO_NODE: /x does not exist');
+    expect(new ConclaveError(ErrorCode.BAD_PATH, first.message).message).toBe('BAD_PATH: NO_NODE: /x does not exist');
+  });
+});
