@@ -16,6 +16,8 @@ export type OneShotKind = 'data' | 'exists' | 'children';
 export interface CallContext {
   /** The client's host, for per-client limits. */
   readonly clientHost: string;
+  /** Aborted when the caller goes away (call cancelled, stream closed): a blocked request stops waiting. */
+  readonly signal?: AbortSignal;
   /** Set for requests on a session stream: one-shot watches are delivered there. */
   readonly stream?: {
     readonly requestId: number;

@@ -6,6 +6,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { isConclaveError, ErrorCode } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { clusterHandlers, snapshotDownload } from './cluster-service.js';
+import { lockHandlers } from './lock-service.js';
 import { type Handler, conclaveHandlers } from './conclave-service.js';
 import { toServiceError } from './error-status.js';
 import type { Req } from './request-parsing.js';
@@ -15,6 +16,7 @@ import { watchSupport } from './watch-service.js';
 export function createServiceHandlers(server: ConclaveServer): {
   conclave: grpc.UntypedServiceImplementation;
   cluster: grpc.UntypedServiceImplementation;
+  locks: grpc.UntypedServiceImplementation;
   health: grpc.UntypedServiceImplementation;
 } {
   const unary =
@@ -22,9 +24,11 @@ export function createServiceHandlers(server: ConclaveServer): {
     (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>): void => {
       const started = performance.now();
       const observe = (code: string): void => server.metrics?.requests.observe({ method, code }, (performance.now() - started) / 1000);
+      const gone = new AbortController();
+      call.once('cancelled', () => gone.abort());
       let promise: Promise<object>;
       try {
-        promise = fn(call.request ?? {}, { clientHost: clientHostOf(call.getPeer()) });
+        promise = fn(call.request ?? {}, { clientHost: clientHostOf(call.getPeer()), signal: gone.signal });
       } catch (err: unknown) {
         promise = Promise.reject(err);
       }
@@ -43,6 +47,8 @@ export function createServiceHandlers(server: ConclaveServer): {
     Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn)]));
 
   const tree = conclaveHandlers(server);
+  const locks = lockHandlers(server);
+  const onStream = { ...tree, LockAcquire: locks['Acquire'], LockRelease: locks['Release'], LockDescribe: locks['Describe'], ValidateFence: locks['ValidateFence'] } as Record<string, Handler>;
   const watches = watchSupport(server);
   const health: Record<string, Handler> = {
     Check: async (req) => {
@@ -54,10 +60,11 @@ export function createServiceHandlers(server: ConclaveServer): {
   return {
     conclave: {
       ...wrap(tree),
-      Session: sessionStreamHandler({ server, handlers: tree, openWatches: watches.open, streamHandlers: watches.handlers }),
+      Session: sessionStreamHandler({ server, handlers: onStream, openWatches: watches.open, streamHandlers: watches.handlers }),
       Watch: watches.watchStream,
     },
     cluster: { ...wrap(clusterHandlers(server)), SnapshotDownload: snapshotDownload(server) },
+    locks: wrap(locks),
     health: wrap(health),
   };
 }

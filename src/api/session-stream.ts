@@ -33,6 +33,10 @@ const METHOD_OF: Readonly<Record<string, string>> = {
   closeSession: 'CloseSession',
   watch: 'Watch',
   unwatch: 'Unwatch',
+  lockAcquire: 'LockAcquire',
+  lockRelease: 'LockRelease',
+  lockDescribe: 'LockDescribe',
+  validateFence: 'ValidateFence',
 };
 
 /** The session stream as a watcher: one per stream, created when the stream opens. */
@@ -68,6 +72,8 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     let outstanding = 0;
     let closed = false;
     let halfClosed = false;
+    // Requests still waiting (a blocked lock acquire) stop when the stream goes.
+    const gone = new AbortController();
     let paused = false;
     // Bytes written to the call and not yet flushed to the client (gRPC counts messages, not bytes).
     let unflushedBytes = 0;
@@ -114,7 +120,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       }
       outstanding++;
       const started = performance.now();
-      const ctx: CallContext = { clientHost, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
+      const ctx: CallContext = { clientHost, signal: gone.signal, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
       let promise: Promise<object>;
       try {
         promise = handler((frame[op] ?? {}) as Req, ctx);

@@ -9,9 +9,10 @@ import { clusterCommands } from './cluster-commands.js';
 import { type CommandSpec, commandUsage, parseCommand } from './command.js';
 import { EXIT, errorLine, exitCodeOf } from './output.js';
 import { runServer } from './server-command.js';
+import { lockCommands } from './lock-commands.js';
 import { treeCommands } from './tree-commands.js';
 
-const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...clusterCommands];
+const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));

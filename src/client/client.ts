@@ -37,6 +37,9 @@ import type {
   WatchOptions,
 } from './types.js';
 import { WatchStream } from './watch-stream.js';
+import { type AcquireOptions, type AcquireResult, type LockInfo, acquireLock, describeLock, releaseLock, validateFence } from './lock-calls.js';
+import { Election } from './recipes/election.js';
+import { type Lock, lockOrThrow } from './recipes/lock.js';
 import { type RequestOp, type WireOpResult, type WireStat, bodyOf, createFields, expectedVersion, fromBytes, toBytes, toOpResult, toStat } from './wire.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -181,6 +184,49 @@ export class Client {
   /** A local mirror of the subtree at `path` (call `ready()` before reading it). */
   cache(path: string): Cache {
     return new Cache(this, path);
+  }
+
+  // --- locks (server-side objects: fair, fenced, released with the session)
+
+  /** One acquire: granted (with its fencing token), or not within `timeoutMs` (0: try once). */
+  acquireLock(name: string, opts: AcquireOptions = {}): Promise<AcquireResult> {
+    return acquireLock(this.#core, name, opts, this.#core.requestTimeoutMs);
+  }
+
+  releaseLock(name: string, opts: CallOptions = {}): Promise<{ zxid: number }> {
+    return releaseLock(this.#core, name, opts);
+  }
+
+  /** Holders (with tokens and values) and waiters of a lock, linearizably. */
+  describeLock(name: string, opts: CallOptions = {}): Promise<LockInfo> {
+    return describeLock(this.#core, name, opts);
+  }
+
+  /** Is `token` a current holder's token of `name`? What a guarded resource asks before it acts. */
+  validateFence(name: string, token: number, opts: CallOptions = {}): Promise<boolean> {
+    return validateFence(this.#core, name, token, opts);
+  }
+
+  /**
+   * Hold a lock: `await using lock = await client.lock('jobs')`. Waits up to `timeoutMs` (default
+   * 30 s), then throws UNAVAILABLE. `kind`/`mode`/`permits` make it an rwlock side or a semaphore permit.
+   */
+  lock(name: string, opts: AcquireOptions = {}): Promise<Lock> {
+    return lockOrThrow(this, name, opts);
+  }
+
+  /** Run `fn` holding the lock; release it afterwards, whatever happens. */
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T>, opts: AcquireOptions = {}): Promise<T> {
+    const lock = await this.lock(name, opts);
+    try {
+      return await fn(lock);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  election(name: string): Election {
+    return new Election(this, name);
   }
 
   // --- the cluster

@@ -3,6 +3,10 @@ export { Client } from './client.js';
 export type { WatchStream } from './watch-stream.js';
 export { Cache, type CacheChange, type CacheEntry, type CacheEvents } from './recipes/cache.js';
 export { GroupMember, type GroupMemberEvents } from './recipes/group-member.js';
+export { Lock } from './recipes/lock.js';
+export { FenceGuard } from './recipes/fence-guard.js';
+export { Election, type Leader } from './recipes/election.js';
+export type { AcquireOptions, AcquireResult, LockHolderInfo, LockInfo, LockKind, LockMode } from './lock-calls.js';
 export type {
   CallOptions,
   ChildrenOptions,

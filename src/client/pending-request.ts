@@ -31,6 +31,8 @@ export interface RequestInit {
   readonly signal?: AbortSignal | undefined;
   /** A read that sets a one-shot watch: its id keeps listening after the answer. */
   readonly oneShot?: boolean;
+  /** This request's deadline instead of requestTimeoutMs (a blocking lock acquire waits longer). */
+  readonly timeoutMs?: number;
 }
 
 export class PendingRequest {

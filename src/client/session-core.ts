@@ -89,6 +89,10 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
     return this.#sessionId;
   }
 
+  get requestTimeoutMs(): number {
+    return this.#opts.requestTimeoutMs;
+  }
+
   get sessionTimeoutMs(): number {
     return this.#timeoutMs;
   }
@@ -129,7 +133,7 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
     if (this.#state === 'lost') return Promise.reject(lostError(this.#sessionId));
     if (this.#state === 'closed') return Promise.reject(closedError());
     if (init.signal?.aborted) return Promise.reject(abortReason(init.signal));
-    const p = new PendingRequest(++this.#serial, init, this.#opts.requestTimeoutMs, (q) => this.#abandon(q));
+    const p = new PendingRequest(++this.#serial, init, init.timeoutMs ?? this.#opts.requestTimeoutMs, (q) => this.#abandon(q));
     this.#requests.add(p);
     this.#queue.push(p);
     this.#pump();

@@ -6,7 +6,24 @@ import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { CreateFlags, Data, OpResult, Stat, WatchEvent, WatchEventType } from './types.js';
 
 /** The oneof fields of a SessionRequest the SDK sends. */
-export type RequestOp = 'create' | 'get' | 'set' | 'delete' | 'exists' | 'children' | 'multi' | 'sync' | 'openSession' | 'keepAlive' | 'closeSession' | 'watch' | 'unwatch';
+export type RequestOp =
+  | 'create'
+  | 'get'
+  | 'set'
+  | 'delete'
+  | 'exists'
+  | 'children'
+  | 'multi'
+  | 'sync'
+  | 'openSession'
+  | 'keepAlive'
+  | 'closeSession'
+  | 'watch'
+  | 'unwatch'
+  | 'lockAcquire'
+  | 'lockRelease'
+  | 'lockDescribe'
+  | 'validateFence';
 
 export interface ErrorBody {
   readonly code: string;

@@ -23,6 +23,9 @@ export interface MetricsSource {
   watchHistoryEvents(): number;
   watchHistoryBytes(): number;
   watchHistoryOldestZxid(): number;
+  locks(): number;
+  lockWaiters(): number;
+  lockOldestHolderSeconds(): number;
 }
 
 export class ReplicaMetrics {
@@ -34,6 +37,8 @@ export class ReplicaMetrics {
   readonly snapshotSeconds: Histogram;
   readonly applySeconds: Histogram;
   readonly sessionStreams: Gauge;
+  readonly lockWaitSeconds: Histogram<'result'>;
+  readonly lockDelayWakes: Counter;
   readonly #loop = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(source: MetricsSource) {
@@ -69,6 +74,9 @@ export class ReplicaMetrics {
     gauge('conclave_watch_history_events', 'events kept for watch resumes', () => source.watchHistoryEvents());
     gauge('conclave_watch_history_bytes', 'bytes of events kept for watch resumes', () => source.watchHistoryBytes());
     gauge('conclave_watch_history_oldest_zxid', 'the oldest zxid a watch may resume from', () => source.watchHistoryOldestZxid());
+    gauge('conclave_locks', 'locks with holders or waiters', () => source.locks());
+    gauge('conclave_lock_waiters', 'sessions queued on locks (all locks)', () => source.lockWaiters());
+    gauge('conclave_lock_oldest_holder_seconds', 'how long the longest-held lock grant has been held', () => source.lockOldestHolderSeconds());
     const loop = this.#loop;
     gauge('conclave_event_loop_delay_max_seconds', 'longest event-loop stall since the last scrape', () => {
       const v = loop.max / 1e9;
@@ -80,6 +88,8 @@ export class ReplicaMetrics {
     this.proposalsFailed = new Counter({ name: 'conclave_proposals_failed_total', help: 'proposals of this replica refused or lost in a leader change', registers: [r] });
     this.fsyncSeconds = new Histogram({ name: 'conclave_wal_fsync_seconds', help: 'write-ahead log write + fdatasync', registers: [r], buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1] });
     this.applySeconds = new Histogram({ name: 'conclave_apply_seconds', help: 'time to apply one committed entry to the state machine (its count: entries applied)', registers: [r], buckets: [0.000005, 0.00002, 0.0001, 0.0005, 0.002, 0.01, 0.1] });
+    this.lockWaitSeconds = new Histogram({ name: 'conclave_lock_acquire_seconds', help: 'lock acquires answered by this replica, by result (granted, timeout, refused), with the time from request to answer (its count by result: grants, timeouts)', labelNames: ['result'], registers: [r], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60] });
+    this.lockDelayWakes = new Counter({ name: 'conclave_lock_delay_wakes_total', help: 'locks released from a lock-delay by the leader (each a lock-delay that took effect)', registers: [r] });
     this.sessionStreams = new Gauge({ name: 'conclave_session_streams', help: 'open session streams (client connections)', registers: [r] });
     this.snapshotSeconds = new Histogram({ name: 'conclave_snapshot_seconds', help: 'time to write a snapshot', registers: [r], buckets: [0.01, 0.1, 0.5, 1, 5, 30] });
   }

@@ -19,6 +19,7 @@ import { createServiceHandlers } from '../api/grpc-services.js';
 import type { ServerConfig } from './config.js';
 import { ReplicaMetrics } from '../ops/metrics.js';
 import { type WatchEvent, WatchHub } from '../watches/index.js';
+import { LockWaiters, lockGauges } from './lock-waiters.js';
 import { RaftDriver } from './raft-driver.js';
 import { SessionTracker } from './session-tracker.js';
 
@@ -53,6 +54,10 @@ export class ConclaveServer {
   #lastLeader = 0;
   /** Container and TTL nodes whose removal is proposed and not yet applied. */
   readonly #removing = new Set<string>();
+  /** Locks whose wake entry is proposed and not yet applied. */
+  readonly #waking = new Set<string>();
+  /** Blocked lock acquires on this replica. */
+  readonly lockWaiters = new LockWaiters();
   /** Sessions opened through this leader, by client host (for the per-client limit). */
   readonly #sessionsByClient = new Map<string, Set<number>>();
   #lastSweepMs = 0;
@@ -111,6 +116,8 @@ export class ConclaveServer {
           }
           const result = this.sm.apply(e.index, e.data);
           this.watches.applied(e.index, result.events.length === 0 ? [] : this.#withData(result.events));
+          if (result.lockGrants) this.lockWaiters.granted(result.lockGrants);
+          if (result.ok && result.result.type === 'closeSession') this.lockWaiters.sessionEnded(result.result.sessionId);
           return result;
         },
         restore: async (file) => {
@@ -120,7 +127,7 @@ export class ConclaveServer {
             for await (const batch of this.#storage.snapshots.readRows(file.path, table, 2000)) for (const r of batch) rows.push(r);
             return rows;
           };
-          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members') };
+          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members'), locks: await read('locks') };
           this.sm.restore(rows, file.index);
           this.watches.restart(file.index);
           this.#updatePeers();
@@ -133,7 +140,7 @@ export class ConclaveServer {
           fill: async (w) => {
             // Captured synchronously: a point-in-time view at the applied index.
             const rows = this.sm.snapshotRows();
-            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions], ['members', rows.members]] as const) {
+            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks ?? []]] as const) {
               for (let i = 0; i < all.length; i += 5000) await w.write(table, all.slice(i, i + 5000) as SnapshotRow[]);
             }
           },
@@ -145,6 +152,7 @@ export class ConclaveServer {
     const handlers = createServiceHandlers(this);
     this.#api.addService(api.Conclave.service, handlers.conclave);
     this.#api.addService(api.Cluster.service, handlers.cluster);
+    this.#api.addService(api.Locks.service, handlers.locks);
     this.#api.addService(api.Health.service, handlers.health);
     // Server reflection, so grpcurl and similar tools work without the .proto files.
     new ReflectionService(api.definition).addToServer(this.#api);
@@ -169,6 +177,7 @@ export class ConclaveServer {
       watchHistoryEvents: () => this.watches.history.length,
       watchHistoryBytes: () => this.watches.history.bytes,
       watchHistoryOldestZxid: () => this.watches.history.oldestZxid,
+      ...lockGauges(this.sm),
     });
     this.metricsPort = await this.#startHttp(cfg.metricsListen);
     this.#sessionTimer = setInterval(() => this.#expireSessions(), SESSION_CHECK_MS);
@@ -370,9 +379,22 @@ export class ConclaveServer {
     for (const id of this.sm.sessions.ids()) open.set(id, this.sm.sessions.get(id)?.timeoutMs ?? 0);
     for (const id of this.sessions.expired(open)) {
       this.#log.info({ sessionId: id }, 'session expired');
-      this.write({ type: 'closeSession', sessionId: id }).catch(() => this.sessions.retry(id));
+      this.write({ type: 'closeSession', sessionId: id, expired: true }).catch(() => this.sessions.retry(id));
     }
     this.#sweepContainersAndTtl();
+    this.#wakeLocks();
+  }
+
+  /** Locks whose lock-delay has passed get a wake entry (only a wake lifts a lock-delay). */
+  #wakeLocks(): void {
+    for (const name of this.sm.locks.locksToWake(Date.now())) {
+      if (this.#waking.has(name)) continue;
+      this.#waking.add(name);
+      this.metrics.lockDelayWakes.inc();
+      this.write({ type: 'lockWake', name })
+        .catch(() => undefined)
+        .finally(() => this.#waking.delete(name));
+    }
   }
 
   /**

@@ -12,7 +12,7 @@ import { assert } from '../common/assert.js';
 import { crc32c } from '../common/checksum.js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { stateLimits, type StateLimits } from './limits.js';
-import { SEQUENTIAL_DIGITS, baseName, parentPath, sequentialSuffix, validatePath } from './path.js';
+import { SEQUENTIAL_DIGITS, baseName, isReservedPath, parentPath, sequentialSuffix, validatePath } from './path.js';
 import { Znode, isZnodeKind, type Stat, type ZnodeKind, type ZnodeRecord } from './stat.js';
 
 export interface CreateOptions {
@@ -267,9 +267,18 @@ export class DataTree {
     this.#requireVersion(path, expectedVersion);
   }
 
-  /** Applies one op; `sessionId` owns ephemeral creates. Throws like the op's method. */
+  /**
+   * Applies one user op; `sessionId` owns ephemeral creates. Throws like the op's method, and
+   * BAD_ARGUMENTS for a write at or under the reserved `/conclave` (the state machine writes its
+   * mirror nodes there with `create`/`setData`/`delete` directly).
+   */
   applyOp(op: TreeOp, sessionId: number, zxid: number, timeMs: number): TreeOpResult {
     if (typeof op !== 'object' || op === null) throw fail(ErrorCode.BAD_ARGUMENTS, 'an op must be an object');
+    if (op.type !== 'check') {
+      // A sequential create lands at prefix + 10 digits: `/conclave` + digits is an ordinary path.
+      const target = op.type === 'create' && op.sequential === true && typeof op.path === 'string' ? op.path + '0'.repeat(SEQUENTIAL_DIGITS) : op.path;
+      if (isReservedPath(target)) throw fail(ErrorCode.BAD_ARGUMENTS, `${String(op.path)} is reserved: nothing at or under /conclave can be written by a request`, { path: op.path });
+    }
     switch (op.type) {
       case 'create': {
         const r = this.create(op.path, op.data, op.kind, { sessionId, ttlMs: op.ttlMs ?? 0, sequential: op.sequential === true }, zxid, timeMs);

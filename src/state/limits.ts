@@ -16,6 +16,18 @@ export interface StateLimits {
   childrenPageMax: number;
   /** Largest sequential suffix (10 decimal digits); a parent whose counter passes it refuses sequential children. */
   sequentialMax: number;
+  /** Most bytes (= characters, names are ASCII) of a lock name; longer is BAD_ARGUMENTS. */
+  lockNameBytesMax: number;
+  /** Most locks with holders, waiters or a pending lock-delay at once; a new one beyond is LIMIT_EXCEEDED. */
+  locksMax: number;
+  /** Most waiters queued on one lock; another blocking acquire is LIMIT_EXCEEDED. */
+  lockWaitersMax: number;
+  /** Most permits of a semaphore; more is LIMIT_EXCEEDED. */
+  lockPermitsMax: number;
+  /** Longest lock-delay; more is LIMIT_EXCEEDED. */
+  lockDelayMsMax: number;
+  /** Most bytes of the value a holder proclaims (leader election); more is LIMIT_EXCEEDED. */
+  lockValueBytesMax: number;
 }
 
 export const stateLimits: Readonly<StateLimits> = Object.freeze({
@@ -24,6 +36,12 @@ export const stateLimits: Readonly<StateLimits> = Object.freeze({
   multiOpsMax: 128,
   childrenPageMax: 10_000,
   sequentialMax: 9_999_999_999,
+  lockNameBytesMax: 256,
+  locksMax: 100_000,
+  lockWaitersMax: 1000,
+  lockPermitsMax: 1000,
+  lockDelayMsMax: 60_000,
+  lockValueBytesMax: 4096,
 });
 
 /** Throws INVALID_ARGUMENT unless every limit is a positive safe integer and the suffix fits 10 digits. */
@@ -32,6 +50,10 @@ export function validateStateLimits(limits: StateLimits): void {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `limit ${name} must be a positive integer, got ${String(value)}`, { name, value });
     }
+  }
+  // Every lock is mirrored at /conclave/locks/<name>: the longest name must make a valid path.
+  if ('/conclave/locks/'.length + limits.lockNameBytesMax > limits.pathBytesMax) {
+    throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, 'lockNameBytesMax + 16 must not exceed pathBytesMax', { lockNameBytesMax: limits.lockNameBytesMax, pathBytesMax: limits.pathBytesMax });
   }
   if (limits.sequentialMax > 9_999_999_999) {
     throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, 'sequentialMax must fit in 10 decimal digits', { sequentialMax: limits.sequentialMax });

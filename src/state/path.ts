@@ -91,3 +91,14 @@ export function joinPath(parent: string, name: string): string {
 export function sequentialSuffix(counter: number): string {
   return String(counter).padStart(SEQUENTIAL_DIGITS, '0');
 }
+
+/**
+ * The reserved subtree: the state machine's own read-only nodes (the lock mirrors under
+ * `/conclave/locks`). Users may read and watch it but never create, set or delete at or under it.
+ */
+export const RESERVED_ROOT = '/conclave';
+
+/** Whether `path` is at or under `/conclave` (so a user write to it is refused with BAD_ARGUMENTS). */
+export function isReservedPath(path: unknown): boolean {
+  return typeof path === 'string' && (path === RESERVED_ROOT || path.startsWith(`${RESERVED_ROOT}/`));
+}

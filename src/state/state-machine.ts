@@ -1,7 +1,8 @@
 /**
  * Conclave's replicated state machine: `apply(index, data)` decodes a txn and applies it to the
- * znode tree and the sessions table. The zxid of a txn is its Raft index. Same input, same output,
- * on every replica; no clock, no randomness, no I/O.
+ * znode tree, the sessions table and the locks (mirrored read-only under `/conclave/locks`). The
+ * zxid of a txn is its Raft index. Same input, same output, on every replica; no clock, no
+ * randomness, no I/O.
  *
  * Expected failures (bad path, bad version, unknown session, garbage bytes, ...) come back as
  * `{ ok: false, error }` with the state unchanged; apply never throws for them. Only a broken
@@ -13,11 +14,15 @@ import type { MultiOpResult, TreeOp, TreeOpResult } from './data-tree.js';
 import { DataTree } from './data-tree.js';
 import { stateLimits, type StateLimits } from './limits.js';
 import { parentPath } from './path.js';
+import { checkLockMirror, syncLockMirror } from './lock-mirror.js';
+import { lockRows, locksFromRows } from './lock-snapshot.js';
+import { LockTable } from './locks.js';
+import { type LockGrant, type LockRelease, LockChanges } from './lock-types.js';
 import { type MemberChange, MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
 import { decodeOutcome, memberRows, membersFromRows, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
 import { decodeTxn } from './txn-codec.js';
-import type { Txn } from './txn.js';
+import type { LockTxnBody, Txn } from './txn.js';
 
 export type TxnResult =
   | TreeOpResult
@@ -26,7 +31,14 @@ export type TxnResult =
   /** `deleted`: the session's ephemeral nodes, removed in this same txn. */
   | { readonly type: 'closeSession'; readonly sessionId: number; readonly deleted: readonly string[] }
   /** An entry with no data (the leader's empty entry at the start of its term). */
-  | { readonly type: 'noop' };
+  | { readonly type: 'noop' }
+  /** `token` when granted (the fencing token); `position` (waiters ahead) when queued; neither for a TryAcquire refused. */
+  | { readonly type: 'lockAcquire'; readonly name: string; readonly granted: boolean; readonly token?: number; readonly position?: number }
+  | { readonly type: 'lockRelease'; readonly name: string }
+  /** `cancelled: false`: the session was not waiting (granted meanwhile, or never queued); nothing changed. */
+  | { readonly type: 'lockCancel'; readonly name: string; readonly cancelled: boolean }
+  /** `woken: false`: no lock-delay had passed; nothing changed. */
+  | { readonly type: 'lockWake'; readonly name: string; readonly woken: boolean };
 
 export interface ApplyError {
   readonly code: ErrorCode;
@@ -51,7 +63,23 @@ export type ApplyResult = TxnOutcome & {
   readonly events: readonly ChangeEvent[];
   /** The txn repeated its session's latest request: this is the remembered outcome, nothing was applied. */
   readonly duplicate?: true;
+  /**
+   * Every lock grant this txn made, in order: to the acquirer, and to waiters that a release,
+   * cancel, session end or wake let in (the server answers their blocked Acquire calls). Absent when none.
+   */
+  readonly lockGrants?: readonly LockGrant[];
+  /** Every lock holding this txn ended (release, session close or expiry), in order. Absent when none. */
+  readonly lockReleases?: readonly LockRelease[];
 };
+
+function withLocks(outcome: TxnOutcome, events: readonly ChangeEvent[], changes: LockChanges): ApplyResult {
+  return {
+    ...outcome,
+    events,
+    ...(changes.grants.length > 0 ? { lockGrants: changes.grants } : {}),
+    ...(changes.releases.length > 0 ? { lockReleases: changes.releases } : {}),
+  };
+}
 
 function errorOutcome(err: ConclaveError): TxnOutcome {
   return { ok: false, error: { code: err.code, message: err.message } };
@@ -65,12 +93,19 @@ export class ConclaveStateMachine {
   #tree: DataTree;
   #sessions = new SessionTable<TxnOutcome>();
   #members = new MemberTable();
+  #locks: LockTable;
   #lastApplied = 0;
   readonly limits: Readonly<StateLimits>;
 
   constructor(limits: Readonly<StateLimits> = stateLimits) {
     this.limits = limits;
     this.#tree = new DataTree(limits);
+    this.#locks = new LockTable(limits);
+  }
+
+  /** The locks, for reads: `describe`, `validateFence`, `locksToWake`. Do not mutate them directly. */
+  get locks(): LockTable {
+    return this.#locks;
   }
 
   /** The znode tree, for reads (get, exists, children) and the leader's candidate lists. Do not mutate it directly. */
@@ -117,9 +152,10 @@ export class ConclaveStateMachine {
   /** Applies a decoded txn at zxid `zxid` (`apply` without the decoding; the simulator may use it). */
   applyTxn(zxid: number, txn: Txn): ApplyResult {
     const events: ChangeEvent[] = [];
+    const changes = new LockChanges();
     const body = txn.body;
     if (body.type === 'createSession') return { ...this.#createSession(body.sessionId, body.timeoutMs), events };
-    if (body.type === 'closeSession') return { ...this.#closeSession(body.sessionId, zxid, events), events };
+    if (body.type === 'closeSession') return withLocks(this.#closeSession(body.sessionId, body.expired === true, zxid, txn.timeMs, events, changes), events, changes);
 
     if (txn.sessionId !== 0 && !this.#sessions.has(txn.sessionId)) {
       return { ...fail(ErrorCode.SESSION_EXPIRED, `session ${txn.sessionId} is not open`), events };
@@ -134,9 +170,40 @@ export class ConclaveStateMachine {
       if (txn.seq === session.lastSeq && session.lastResult !== undefined) return { ...session.lastResult, events, duplicate: true };
     }
 
-    const outcome = this.#applyOps(body.type === 'multi' ? body.ops : [body], body.type === 'multi', txn, zxid, events);
+    let outcome: TxnOutcome;
+    if (body.type === 'lockAcquire' || body.type === 'lockRelease' || body.type === 'lockCancel' || body.type === 'lockWake') {
+      outcome = this.#applyLock(body, txn, zxid, events, changes);
+    } else outcome = this.#applyOps(body.type === 'multi' ? body.ops : [body], body.type === 'multi', txn, zxid, events);
     if (txn.seq !== 0) this.#sessions.remember(txn.sessionId, txn.seq, outcome);
-    return { ...outcome, events };
+    return withLocks(outcome, events, changes);
+  }
+
+  #applyLock(body: LockTxnBody, txn: Txn, zxid: number, events: ChangeEvent[], changes: LockChanges): TxnOutcome {
+    if (body.type !== 'lockWake' && txn.sessionId === 0) return fail(ErrorCode.BAD_ARGUMENTS, 'a lock request needs a session: sessions own locks');
+    const locks = this.#locks;
+    let result: TxnResult;
+    try {
+      switch (body.type) {
+        case 'lockAcquire':
+          result = { type: 'lockAcquire', name: body.name, ...locks.acquire(body, txn.sessionId, zxid, txn.timeMs, changes) };
+          break;
+        case 'lockRelease':
+          locks.release(body.name, txn.sessionId, zxid, txn.timeMs, changes);
+          result = { type: 'lockRelease', name: body.name };
+          break;
+        case 'lockCancel':
+          result = { type: 'lockCancel', name: body.name, cancelled: locks.cancel(body.name, txn.sessionId, zxid, txn.timeMs, changes) };
+          break;
+        case 'lockWake':
+          result = { type: 'lockWake', name: body.name, woken: locks.wake(body.name, zxid, txn.timeMs, changes) };
+          break;
+      }
+    } catch (err: unknown) {
+      if (err instanceof ConclaveError) return errorOutcome(err);
+      throw err;
+    }
+    syncLockMirror(this.#tree, locks, changes.touched, zxid, txn.timeMs, events);
+    return { ok: true, result };
   }
 
   #applyOps(ops: readonly TreeOp[], isMulti: boolean, txn: Txn, zxid: number, events: ChangeEvent[]): TxnOutcome {
@@ -178,7 +245,8 @@ export class ConclaveStateMachine {
     return { ok: true, result: { type: 'createSession', sessionId } };
   }
 
-  #closeSession(sessionId: number, zxid: number, events: ChangeEvent[]): TxnOutcome {
+  /** Deletes the session's ephemerals and releases its locks (granting their waiters), all in this one txn. */
+  #closeSession(sessionId: number, expired: boolean, zxid: number, timeMs: number, events: ChangeEvent[], changes: LockChanges): TxnOutcome {
     if (!this.#sessions.has(sessionId)) return fail(ErrorCode.SESSION_EXPIRED, `session ${sessionId} is not open`);
     const deleted = this.#tree.ephemeralsOf(sessionId);
     for (const path of deleted) {
@@ -186,18 +254,20 @@ export class ConclaveStateMachine {
       this.#tree.delete(path, -1, zxid);
       events.push({ type: 'deleted', path, zxid }, { type: 'children', path: parentPath(path), zxid });
     }
+    this.#locks.endSession(sessionId, expired, zxid, timeMs, changes);
+    syncLockMirror(this.#tree, this.#locks, changes.touched, zxid, timeMs, events);
     this.#sessions.close(sessionId);
     return { ok: true, result: { type: 'closeSession', sessionId, deleted } };
   }
 
-  /** A digest of the whole replicated state (tree and sessions) for comparing replicas. */
+  /** A digest of the whole replicated state (tree, sessions, members, locks) for comparing replicas. */
   digest(): number {
-    return (this.#tree.digest() + this.#sessions.digest(encodeOutcome) + this.#members.digest()) % 0x1_0000_0000;
+    return (this.#tree.digest() + this.#sessions.digest(encodeOutcome) + this.#members.digest() + this.#locks.digest()) % 0x1_0000_0000;
   }
 
   /** The rows of the snapshot tables (`stateSnapshotTables`), sorted by primary key. */
-  snapshotRows(): StateSnapshotRows {
-    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members) };
+  snapshotRows(): Required<StateSnapshotRows> {
+    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members), locks: lockRows(this.#locks) };
   }
 
   /**
@@ -207,16 +277,24 @@ export class ConclaveStateMachine {
    */
   restore(rows: StateSnapshotRows, appliedIndex: number): void {
     assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'snapshot index is a non-negative integer');
-    this.#replaceState(treeFromRows(rows.znodes, this.limits), sessionsFromRows(rows.sessions, decodeOutcome), membersFromRows(rows.members), appliedIndex);
+    const tree = treeFromRows(rows.znodes, this.limits);
+    const sessions = sessionsFromRows(rows.sessions, decodeOutcome);
+    const members = membersFromRows(rows.members);
+    this.#replaceState(tree, sessions, members, locksFromRows(rows.locks ?? [], appliedIndex, this.limits), appliedIndex);
   }
 
-  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, members: MemberTable, appliedIndex: number): void {
+  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, members: MemberTable, locks: LockTable, appliedIndex: number): void {
     for (const owner of tree.ephemeralOwners()) {
       if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds ephemerals of session ${owner}, which is not open`, { owner });
     }
+    for (const owner of locks.owners()) {
+      if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds locks of session ${owner}, which is not open`, { owner, locks: locks.locksOf(owner) });
+    }
+    checkLockMirror(tree, locks);
     this.#tree = tree;
     this.#sessions = sessions;
     this.#members = members;
+    this.#locks = locks;
     this.#lastApplied = appliedIndex;
   }
 }

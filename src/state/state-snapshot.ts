@@ -4,12 +4,15 @@
  *          ephemeral_owner, kind TEXT, ttl_ms)
  *   sessions(id pk, timeout_ms, last_seq, last_result BLOB)   -- last_result: JSON of the outcome
  *   members(id pk, peer TEXT, client TEXT)                   -- every member's addresses
+ *   locks(name TEXT pk, kind TEXT, permits, delay_ms, blocked_until_ms, holders TEXT, waiters TEXT)
+ *                                                            -- see lock-snapshot.ts
  * Rows are produced sorted by primary key; restoring checks everything and throws CORRUPTED.
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { SnapshotRow, SnapshotTableSpec, SnapshotValue } from '../storage/sqlite-snapshot-format.js';
 import { DataTree } from './data-tree.js';
 import type { StateLimits } from './limits.js';
+import { locksTable } from './lock-snapshot.js';
 import { MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
 import { isZnodeKind, type ZnodeRecord } from './stat.js';
@@ -17,7 +20,7 @@ import type { TxnOutcome } from './state-machine.js';
 
 export const STATE_MACHINE_NAME = 'conclave-znodes';
 /** Bumped whenever the tables below change incompatibly. */
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 export const znodesTable: SnapshotTableSpec = {
   name: 'znodes',
@@ -59,12 +62,16 @@ export const membersTable: SnapshotTableSpec = {
   primaryKey: ['id'],
 };
 
-export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable];
+export { locksTable };
+
+export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable, locksTable];
 
 export interface StateSnapshotRows {
   readonly znodes: readonly SnapshotRow[];
   readonly sessions: readonly SnapshotRow[];
   readonly members: readonly SnapshotRow[];
+  /** Absent reads as no locks; a tree that mirrors locks then fails the restore with CORRUPTED. */
+  readonly locks?: readonly SnapshotRow[];
 }
 
 export function memberRows(members: MemberTable): SnapshotRow[] {

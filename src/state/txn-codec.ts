@@ -6,8 +6,9 @@
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { WireReader, WireType } from '../common/protobuf-wire.js';
 import type { TreeOp } from './data-tree.js';
+import { LOCK_KINDS, LOCK_MODES, type LockKind, type LockMode } from './lock-name.js';
 import { ZNODE_KINDS, isZnodeKind, type ZnodeKind } from './stat.js';
-import type { Txn, TxnBody } from './txn.js';
+import type { LockTxnBody, Txn, TxnBody } from './txn.js';
 import { WireWriter, unzigzag } from '../common/protobuf-writer.js';
 
 const Field = {
@@ -21,7 +22,13 @@ const Field = {
   multi: 14,
   createSession: 15,
   closeSession: 16,
+  lockAcquire: 17,
+  lockRelease: 18,
+  lockCancel: 19,
+  lockWake: 20,
 } as const;
+
+const LockField = { name: 1, kind: 2, mode: 3, permits: 4, wait: 5, delayMs: 6, value: 7 } as const;
 
 const OpField = { create: 1, setData: 2, delete: 3, check: 4 } as const;
 
@@ -81,6 +88,24 @@ function writeOp(w: WireWriter, op: TreeOp): void {
   }
 }
 
+/** An enum's number: the index of a known name. */
+function enumIndex(what: string, names: readonly string[], v: unknown): number {
+  const i = typeof v === 'string' ? names.indexOf(v) : -1;
+  if (i < 0) throw invalid(`unknown ${what} ${String(v)}`);
+  return i;
+}
+
+function writeLock(w: WireWriter, body: LockTxnBody): void {
+  w.string(LockField.name, checkString('name', body.name));
+  if (body.type !== 'lockAcquire') return;
+  w.uint(LockField.kind, enumIndex('lock kind', LOCK_KINDS, body.kind))
+    .uint(LockField.mode, enumIndex('lock mode', LOCK_MODES, body.mode ?? 'exclusive'))
+    .uint(LockField.permits, checkCount('permits', body.permits ?? 0))
+    .bool(LockField.wait, body.wait === true)
+    .uint(LockField.delayMs, checkCount('delayMs', body.delayMs ?? 0))
+    .bytes(LockField.value, checkData(body.value ?? new Uint8Array(0)));
+}
+
 function opField(op: TreeOp, fields: { create: number; setData: number; delete: number; check: number }): number {
   switch (op?.type) {
     case 'create':
@@ -114,7 +139,13 @@ export function encodeTxn(txn: Txn): Uint8Array {
       w.message(Field.createSession, (m) => m.uint(1, checkCount('sessionId', body.sessionId)).uint(2, checkCount('timeoutMs', body.timeoutMs)));
       break;
     case 'closeSession':
-      w.message(Field.closeSession, (m) => m.uint(1, checkCount('sessionId', body.sessionId)));
+      w.message(Field.closeSession, (m) => m.uint(1, checkCount('sessionId', body.sessionId)).bool(2, body.expired === true));
+      break;
+    case 'lockAcquire':
+    case 'lockRelease':
+    case 'lockCancel':
+    case 'lockWake':
+      w.message(Field[body.type], (m) => writeLock(m, body));
       break;
     default:
       if (body === undefined) throw invalid('txn has no body');
@@ -195,6 +226,42 @@ function readOp(kind: 'create' | 'set' | 'delete' | 'check', bytes: Uint8Array):
   }
 }
 
+function readEnum<T>(what: string, names: readonly T[], r: WireReader): T {
+  const i = r.varint();
+  const named = names[i];
+  if (named === undefined) throw invalid(`unknown ${what} ${i}`);
+  return named;
+}
+
+function readLock(field: number, bytes: Uint8Array): LockTxnBody {
+  let name = '';
+  let kind: LockKind = 'mutex';
+  let mode: LockMode = 'exclusive';
+  let permits = 0;
+  let wait = false;
+  let delayMs = 0;
+  let value: Uint8Array = new Uint8Array(0);
+  const acquire = field === Field.lockAcquire;
+  readFields(bytes, (f, w, r) => {
+    if (f === LockField.name || (acquire && f === LockField.value)) {
+      expectWire(f, w, WireType.LengthDelimited);
+      if (f === LockField.name) name = readString(r);
+      else value = r.bytes();
+      return true;
+    }
+    if (!acquire || f < LockField.kind || f > LockField.delayMs) return false;
+    expectWire(f, w, WireType.Varint);
+    if (f === LockField.kind) kind = readEnum('lock kind', LOCK_KINDS, r);
+    else if (f === LockField.mode) mode = readEnum('lock mode', LOCK_MODES, r);
+    else if (f === LockField.permits) permits = r.varint();
+    else if (f === LockField.wait) wait = r.varint() !== 0;
+    else delayMs = r.varint();
+    return true;
+  });
+  if (acquire) return { type: 'lockAcquire', name, kind, mode, permits, wait, delayMs, value };
+  return { type: field === Field.lockRelease ? 'lockRelease' : field === Field.lockCancel ? 'lockCancel' : 'lockWake', name };
+}
+
 const OP_KINDS = ['create', 'set', 'delete', 'check'] as const;
 
 function readMultiOp(bytes: Uint8Array): TreeOp {
@@ -226,7 +293,7 @@ export function decodeTxn(bytes: Uint8Array): Txn {
         else seq = v;
         return true;
       }
-      if (field < Field.create || field > Field.closeSession) return false;
+      if (field < Field.create || field > Field.lockWake) return false;
       expectWire(field, wire, WireType.LengthDelimited);
       const inner = r.bytes();
       if (field <= Field.check) body = readOp(OP_KINDS[field - Field.create] as (typeof OP_KINDS)[number], inner);
@@ -250,16 +317,19 @@ export function decodeTxn(bytes: Uint8Array): Txn {
           return true;
         });
         body = { type: 'createSession', sessionId: id, timeoutMs };
-      } else {
+      } else if (field === Field.closeSession) {
         let id = 0;
+        let expired = false;
         readFields(inner, (f, w, rr) => {
-          if (f !== 1) return false;
+          if (f !== 1 && f !== 2) return false;
           expectWire(f, w, WireType.Varint);
-          id = rr.varint();
+          if (f === 1) id = rr.varint();
+          else expired = rr.varint() !== 0;
           return true;
         });
-        body = { type: 'closeSession', sessionId: id };
-      }
+        // Absent means a client's close: the decoded shape of older txns stays as it was.
+        body = expired ? { type: 'closeSession', sessionId: id, expired } : { type: 'closeSession', sessionId: id };
+      } else body = readLock(field, inner);
       return true;
     });
   } catch (err: unknown) {

@@ -3,19 +3,32 @@
  * Schema: proto/txn.proto. The zxid is the Raft index of the entry and is not part of the txn.
  */
 import type { TreeOp } from './data-tree.js';
+import type { LockAcquireRequest } from './lock-types.js';
 
 export type { TreeOp } from './data-tree.js';
+
+/** Lock txns; the owner is the txn's session (required, except for lockWake). See locks.ts. */
+export type LockTxnBody =
+  /** Acquire (wait: true) or TryAcquire (wait: false). */
+  | ({ readonly type: 'lockAcquire' } & LockAcquireRequest)
+  | { readonly type: 'lockRelease'; readonly name: string }
+  /** Withdraw this session's waiting request (the leader proposes it when a blocking acquire times out or is cancelled). */
+  | { readonly type: 'lockCancel'; readonly name: string }
+  /** Lift a lock-delay that has passed (the leader proposes it; see `LockTable.locksToWake`). */
+  | { readonly type: 'lockWake'; readonly name: string };
 
 export type TxnBody =
   | TreeOp
   | { readonly type: 'multi'; readonly ops: readonly TreeOp[] }
   | { readonly type: 'createSession'; readonly sessionId: number; readonly timeoutMs: number }
-  | { readonly type: 'closeSession'; readonly sessionId: number };
+  /** `expired`: the leader expired it (lock-delays apply); absent or false: the client closed it. */
+  | { readonly type: 'closeSession'; readonly sessionId: number; readonly expired?: boolean }
+  | LockTxnBody;
 
 export interface Txn {
   /** The leader's wall time (ms) when it prepared the request, decided once: ctime and mtime. */
   readonly timeMs: number;
-  /** The session that sent the request; 0 for none. Owns the ephemerals it creates. */
+  /** The session that sent the request; 0 for none. Owns the ephemerals it creates and the locks it acquires. */
   readonly sessionId: number;
   /** The request's sequence number in its session; 0 for none. With `sessionId` it is the request id. */
   readonly seq: number;

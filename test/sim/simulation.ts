@@ -20,6 +20,8 @@ import {
 } from '../../src/raft/index.js';
 import { checkLinearizable } from '../model/linearizability.js';
 import { InvariantChecker, InvariantViolation } from './invariants.js';
+import { LockTruth } from './lock-checker.js';
+import { LockTraffic } from './lock-traffic.js';
 import { SimNetwork } from './network.js';
 import { type ShellMutation, SimNode } from './sim-node.js';
 import { KvStateMachine, fnv1a } from './state-machine.js';
@@ -128,6 +130,8 @@ export class Simulation {
   readonly #znodeTraffic: ZnodeTraffic | undefined;
   readonly #watchTruth = new WatchTruth();
   readonly #watcher: WatchObserver | undefined;
+  readonly #lockTruth = new LockTruth();
+  readonly #lockTraffic: LockTraffic | undefined;
   #now = 0;
   #nextNodeId: NodeId;
   readonly #restartAt = new Map<NodeId, number>();
@@ -151,6 +155,7 @@ export class Simulation {
     this.#znodeTraffic = s.app === 'znode' ? new ZnodeTraffic(this.#rng.fork()) : undefined;
     // Its own generator, derived from the seed: adding it left every other draw of old seeds as it was.
     this.#watcher = s.app === 'znode' ? new WatchObserver(new SeededRng(opts.seed ^ 0x77a7c4), this.#watchTruth) : undefined;
+    this.#lockTraffic = s.app === 'znode' ? new LockTraffic(new SeededRng(opts.seed ^ 0x10c4ed)) : undefined;
     const voters: NodeId[] = [];
     for (let id = 1; id <= s.nodes; id++) voters.push(id);
     for (const id of voters) {
@@ -175,7 +180,7 @@ export class Simulation {
         appendBytesMax: s.appendBytesMax,
         tickEvery: s.tickEvery[(id - 1) % s.tickEvery.length] as number,
         raftMutations: new Set(this.#opts.raftMutations ?? []),
-        app: s.app === 'znode' ? () => new ZnodeApp(this.#watchTruth) : () => new KvStateMachine(),
+        app: s.app === 'znode' ? () => new ZnodeApp(this.#watchTruth, this.#lockTruth) : () => new KvStateMachine(),
         shellMutations: new Set(this.#opts.shellMutations ?? []),
       },
       {
@@ -266,6 +271,7 @@ export class Simulation {
     if (faults) this.#injectFaults();
     const leader = this.leader();
     if (this.#znodeTraffic && leader && !this.#workload.paused) this.#znodeTraffic.tick(this.#now, leader);
+    if (this.#lockTraffic && leader && !this.#workload.paused) this.#lockTraffic.tick(this.#now, leader);
     this.#watcher?.tick(this.#now, this.nodes);
   }
 
@@ -450,6 +456,9 @@ export class Simulation {
         dropped: this.#net.dropped,
         committed: this.#checker.maxCommitted(),
         ...(this.#watcher ? Object.fromEntries(Object.entries(this.#watcher.stats).map(([k, v]) => [`watch_${k}`, v])) : {}),
+        ...(this.#lockTraffic
+          ? Object.fromEntries([...Object.entries(this.#lockTraffic.stats), ...Object.entries(this.#lockTruth.stats)].map(([k, v]) => [`lock_${k}`, v]))
+          : {}),
       },
       trace: this.#trace.slice(this.#opts.fullTrace ? 0 : -TRACE_TAIL),
       fingerprint: `${(this.#fingerprint >>> 0).toString(16).padStart(8, '0')}:${this.#traceCount}:${this.#checker.maxCommitted()}`,

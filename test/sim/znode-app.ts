@@ -2,12 +2,13 @@
  * The real znode state machine (`src/state/`) inside the simulator. Registers are znodes `/k1`…
  * (empty data reads as absent), written with `set`; compare-and-set has no znode equivalent, so the
  * workload sends only reads and writes in this mode. Besides those, the simulation proposes session,
- * ephemeral, sequential, delete and multi txns, and after every apply the app checks that no
- * ephemeral node outlives its session.
+ * ephemeral, sequential, delete, multi and lock txns, and after every apply the app checks that no
+ * ephemeral node outlives its session and that the locks keep their rules (lock-checker.ts).
  */
 import { type Entry } from '../../src/raft/index.js';
 import { ConclaveStateMachine, type StateSnapshotRows, encodeTxn } from '../../src/state/index.js';
 import { WatchHub, defaultWatchHubOptions } from '../../src/watches/index.js';
+import { type LockTruth, checkLockApply, checkLockState, checkNoLockChange, decodeOrUndefined, lockViews, touchesLocks } from './lock-checker.js';
 import type { KvCommand, KvOutcome, KvValue, SimApp } from './state-machine.js';
 import type { WatchTruth } from './watch-observer.js';
 
@@ -48,10 +49,14 @@ export class ZnodeApp implements SimApp {
   /** This replica's watches; a small history so that resumes meet COMPACTED too. */
   readonly watches = new WatchHub({ ...defaultWatchHubOptions, historyEventsMax: 24 });
   readonly #truth: WatchTruth | undefined;
+  readonly #lockTruth: LockTruth | undefined;
   #problem: string | undefined;
+  /** The locks may have changed since `check` last judged them (their state checks are not free). */
+  #locksDirty = true;
 
-  constructor(truth?: WatchTruth) {
+  constructor(truth?: WatchTruth, lockTruth?: LockTruth) {
     this.#truth = truth;
+    this.#lockTruth = lockTruth;
   }
 
   encodeWrite(cmd: KvCommand): Uint8Array {
@@ -60,8 +65,13 @@ export class ZnodeApp implements SimApp {
 
   apply(entry: Entry): KvOutcome | undefined {
     if (entry.data.length === 0) return undefined;
+    const txn = decodeOrUndefined(entry.data);
+    const before = touchesLocks(txn) ? lockViews(this.sm) : undefined;
     const r = this.sm.apply(entry.index, entry.data);
     this.#problem ??= this.#truth?.record(entry.index, r.events);
+    this.#problem ??= this.#lockTruth?.record(entry.index, r);
+    this.#problem ??= before ? checkLockApply(entry.index, txn, before, r, this.sm) : checkNoLockChange(entry.index, r);
+    if (before) this.#locksDirty = true;
     this.watches.applied(entry.index, r.events);
     return { ok: r.ok };
   }
@@ -79,6 +89,7 @@ export class ZnodeApp implements SimApp {
     this.sm = new ConclaveStateMachine();
     if (data.length > 0) this.sm.restore(decodeRows(data), index);
     if (index > this.watches.history.currentZxid) this.watches.restart(index);
+    this.#locksDirty = true;
   }
 
   /**
@@ -95,6 +106,8 @@ export class ZnodeApp implements SimApp {
     for (const owner of this.sm.tree.ephemeralOwners()) {
       if (!this.sm.sessions.has(owner)) return `ephemerals of session ${owner} outlive it: ${this.sm.tree.ephemeralsOf(owner).join(', ')}`;
     }
-    return undefined;
+    if (!this.#locksDirty) return undefined;
+    this.#locksDirty = false;
+    return checkLockState(this.sm);
   }
 }

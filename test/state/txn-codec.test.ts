@@ -33,6 +33,12 @@ const samples: Txn[] = [
   { timeMs: 9, sessionId: 0, seq: 0, body: { type: 'createSession', sessionId: 77, timeoutMs: 30_000 } },
   { timeMs: 10, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 77 } },
   { timeMs: 0, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 0 } },
+  { timeMs: 11, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 78, expired: true } },
+  { timeMs: 12, sessionId: 3, seq: 6, body: { type: 'lockAcquire', name: 'job.7', kind: 'rwlock', mode: 'shared', permits: 0, wait: true, delayMs: 5000, value: bytes('host-a:4181') } },
+  { timeMs: 13, sessionId: 3, seq: 0, body: { type: 'lockAcquire', name: 'pool', kind: 'semaphore', mode: 'exclusive', permits: 5, wait: false, delayMs: 0, value: new Uint8Array(0) } },
+  { timeMs: 14, sessionId: 3, seq: 7, body: { type: 'lockRelease', name: 'job.7' } },
+  { timeMs: 15, sessionId: 3, seq: 0, body: { type: 'lockCancel', name: 'pool' } },
+  { timeMs: 16, sessionId: 0, seq: 0, body: { type: 'lockWake', name: 'm' } },
 ];
 
 function decodeError(b: Uint8Array): ConclaveError | undefined {
@@ -57,6 +63,13 @@ describe('txn codec', () => {
 
   it('encodes compactly: a close-session txn is a handful of bytes', () => {
     expect(encodeTxn({ timeMs: 0, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 1 } })).toEqual(new Uint8Array([0x82, 0x01, 2, 0x08, 1]));
+    expect(encodeTxn({ timeMs: 0, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 1, expired: false } })).toEqual(new Uint8Array([0x82, 0x01, 2, 0x08, 1]));
+    expect(encodeTxn({ timeMs: 0, sessionId: 0, seq: 0, body: { type: 'closeSession', sessionId: 1, expired: true } })).toEqual(new Uint8Array([0x82, 0x01, 4, 0x08, 1, 0x10, 1]));
+  });
+
+  it('fills in proto3 defaults for omitted lock acquire fields (a blocking-free, exclusive, delay-free TryAcquire)', () => {
+    const t = decodeTxn(encodeTxn({ timeMs: 1, sessionId: 2, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'mutex' } }));
+    expect(t.body).toEqual({ type: 'lockAcquire', name: 'm', kind: 'mutex', mode: 'exclusive', permits: 0, wait: false, delayMs: 0, value: new Uint8Array(0) });
   });
 
   it('refuses to encode what the schema cannot hold', () => {
@@ -70,6 +83,12 @@ describe('txn codec', () => {
       { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'create', path: '/a', data: new Uint8Array(0), kind: 'weird' } },
       { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'create', path: '/a', data: 'text', kind: 'persistent' } },
       { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'multi', ops: [{ type: 'multi', ops: [] }] } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'spinlock' } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'rwlock', mode: 'upgradable' } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'semaphore', permits: -1 } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'mutex', delayMs: 0.5 } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockAcquire', name: 'm', kind: 'mutex', value: 'text' } },
+      { timeMs: 1, sessionId: 0, seq: 0, body: { type: 'lockRelease', name: 7 } },
     ];
     for (const t of bad) {
       expect(() => encodeTxn(t as Txn), JSON.stringify(t)).toThrow(ConclaveError);
@@ -87,6 +106,10 @@ describe('txn codec', () => {
       ['empty multi op', [0x72, 0x02, 0x0a, 0x00]],
       ['group wire type', [0x0b]],
       ['varint beyond 2^53', [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]],
+      ['unknown lock kind', [0x8a, 0x01, 0x02, 0x10, 0x09]],
+      ['unknown lock mode', [0x8a, 0x01, 0x02, 0x18, 0x05]],
+      ['lock name with the wrong wire type', [0x92, 0x01, 0x02, 0x08, 0x01]],
+      ['lock name not UTF-8', [0xa2, 0x01, 0x03, 0x0a, 0x01, 0xc0]],
     ];
     for (const [what, b] of cases) {
       const err = decodeError(new Uint8Array(b));
