@@ -5,6 +5,7 @@ export { Cache, type CacheChange, type CacheEntry, type CacheEvents } from './re
 export { GroupMember, type GroupMemberEvents } from './recipes/group-member.js';
 export { Lock } from './recipes/lock.js';
 export { FenceGuard } from './recipes/fence-guard.js';
+export { Barrier, DoubleBarrier } from './recipes/barrier.js';
 export { Election, type Leader } from './recipes/election.js';
 export type { AcquireOptions, AcquireResult, LockHolderInfo, LockInfo, LockKind, LockMode } from './lock-calls.js';
 export type {

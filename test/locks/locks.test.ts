@@ -163,3 +163,41 @@ describe('the lock mirror and bad requests', () => {
     await l.release();
   });
 });
+
+describe('barriers', () => {
+  it('hold waiters until the barrier is removed', async () => {
+    const [a, b] = await clients(2);
+    const { Barrier } = await import('../../src/client/index.js');
+    const barrier = new Barrier(a!, '/gate');
+    await barrier.set();
+    let passed = false;
+    const waiting = new Barrier(b!, '/gate').wait().then(() => (passed = true));
+    await b!.sync();
+    expect(passed).toBe(false);
+    await barrier.remove();
+    await waiting;
+    expect(passed).toBe(true);
+  });
+
+  it('a double barrier lets participants start together and finish together', async () => {
+    const cs = await clients(3);
+    const { DoubleBarrier } = await import('../../src/client/index.js');
+    const entered: number[] = [];
+    const bars = cs.map((c, i) => new DoubleBarrier(c, '/race', 3, `p${i}`));
+    const first = bars[0]!.enter().then(() => entered.push(0));
+    const second = bars[1]!.enter().then(() => entered.push(1));
+    await until('two participants to be in', async () => (await cs[0]!.children('/race').catch(() => ({ names: [] }))).names.length === 2);
+    expect(entered).toEqual([]);
+    await bars[2]!.enter();
+    await Promise.all([first, second]);
+    expect(entered.sort()).toEqual([0, 1]);
+    let left = false;
+    const leaving = Promise.all([bars[0]!.leave(), bars[1]!.leave()]).then(() => (left = true));
+    await until('two participants to be out', async () => (await cs[0]!.children('/race')).names.length === 1);
+    expect(left).toBe(false);
+    await bars[2]!.leave();
+    await leaving;
+    expect(left).toBe(true);
+    expect((await cs[0]!.children('/race')).names).toEqual([]);
+  });
+});

@@ -49,11 +49,13 @@ export class Election {
 
   /** Every leader from now on (undefined while nobody leads), until `signal` aborts. */
   async *observe(opts: CallOptions = {}): AsyncGenerator<Leader | undefined, void, undefined> {
-    let last = '';
-    const current = await this.leader();
-    last = JSON.stringify(current ?? null);
+    const d = await this.#client.describeLock(this.name);
+    const h = d.holders[0];
+    const current = h && { sessionId: h.sessionId, token: h.token, value: h.value };
+    let last = JSON.stringify(current ?? null);
     yield current;
-    for await (const e of this.#client.watch(lockNodePath(this.name), { withData: true, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+    // From the zxid that answer was read at: no change between the two can be missed.
+    for await (const e of this.#client.watch(lockNodePath(this.name), { withData: true, fromZxid: d.zxid, ...(opts.signal ? { signal: opts.signal } : {}) })) {
       const now = e.type === 'deleted' || !e.data ? undefined : fromMirror(e.data);
       const key = JSON.stringify(now ?? null);
       if (key === last) continue;
