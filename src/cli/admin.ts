@@ -7,28 +7,11 @@ import * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { fromServiceError } from '../api/error-status.js';
 import { loadApi } from '../api/proto.js';
+import type { ClusterStatus as MemberStatus, MemberInfo } from '../client/types.js';
 
 type Msg = Record<string, unknown>;
 
-export interface MemberInfo {
-  readonly id: number;
-  readonly peerAddress: string;
-  readonly clientAddress: string;
-  readonly learner: boolean;
-}
-
-export interface MemberStatus {
-  readonly id: number;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: number;
-  readonly commit: number;
-  readonly applied: number;
-  readonly zxid: number;
-  readonly voters: readonly number[];
-  readonly learners: readonly number[];
-  readonly digest: number;
-}
+export type { MemberInfo, ClusterStatus as MemberStatus } from '../client/types.js';
 
 export class Admin {
   readonly #endpoints: readonly string[];

@@ -4,18 +4,12 @@
  */
 import type { ConclaveError, ErrorCode } from '../common/errors.js';
 
-export interface Stat {
-  readonly czxid: number;
-  readonly mzxid: number;
-  readonly pzxid: number;
-  readonly ctime: number;
-  readonly mtime: number;
-  readonly version: number;
-  readonly cversion: number;
-  readonly ephemeralOwner: number;
-  readonly dataLength: number;
-  readonly numChildren: number;
-}
+/** A znode's stat, exactly as the server keeps it (ZooKeeper's fields). */
+export type { Stat } from '../state/stat.js';
+/** A change delivered to a watch: created/changed events of a watch asked `withData` carry data and stat. */
+export type { WatchEvent, WatchEventType } from '../watches/watch-event.js';
+import type { Stat } from '../state/stat.js';
+import type { WatchEvent, WatchEventType } from '../watches/watch-event.js';
 
 /** Znode data: bytes, or a string stored as UTF-8. */
 export type Data = Uint8Array | string;
@@ -77,16 +71,6 @@ export interface DeleteOptions extends CallOptions {
   readonly recursive?: boolean;
 }
 
-export type WatchEventType = 'created' | 'changed' | 'deleted' | 'children';
-
-export interface WatchEvent {
-  readonly type: WatchEventType;
-  readonly path: string;
-  readonly zxid: number;
-  /** Created/changed events of a watch asked `withData`. */
-  readonly data?: Uint8Array;
-  readonly stat?: Stat;
-}
 
 export interface WatchOptions extends CallOptions {
   /** Every descendant too (created, changed, deleted; no 'children' events). */
