@@ -2,7 +2,8 @@
  * Issue #8's proof with real processes: 20 workers contend for one lock; while holding it each
  * appends records with its token to a shared resource that accepts a token only if ValidateFence
  * says it is the current holder's and it is not older than one already seen. Workers are SIGKILLed
- * and SIGSTOPped (past their session timeout) and the leader member is killed during the run.
+ * and SIGSTOPped (past their session timeout), the leader member is killed, and a later leader is
+ * paused past an election timeout during the run.
  * Afterwards the resource's records hold strictly increasing tokens, each token's critical section
  * in one contiguous run: no two critical sections overlap.
  */
@@ -66,7 +67,7 @@ describe('fenced locks under faults', () => {
     const faults: string[] = [];
     const deadline = Date.now() + RUN_MS;
     let round = 0;
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline || round < 6) {
       await until('some progress', () => records.length > round * 5 || Date.now() > deadline, RUN_MS);
       round++;
       const victim = round % WORKERS;
@@ -87,6 +88,15 @@ describe('fenced locks under faults', () => {
         await cluster.servers.find((s) => s.member.id === leader)?.kill('SIGKILL');
         await cluster.servers.find((s) => s.member.id === leader)?.start();
         faults.push(`kill leader ${leader}`);
+      } else if (round === 5) {
+        // A paused leader (a long GC, SIGSTOP): the others elect a new one meanwhile.
+        const leader = await cluster.leader();
+        const child = cluster.servers.find((s) => s.member.id === leader)?.child;
+        child?.kill('SIGSTOP');
+        const stoppedAt = Date.now();
+        await until('the others to move on', () => Date.now() - stoppedAt > 2500, 5000);
+        child?.kill('SIGCONT');
+        faults.push(`pause leader ${leader}`);
       }
     }
     for (const w of workers) w.kill('SIGKILL');
@@ -111,6 +121,7 @@ describe('fenced locks under faults', () => {
     }
     expect(new Set(records.map((r) => r.token)).size).toBeGreaterThanOrEqual(5);
     expect(faults.some((f) => f.startsWith('kill leader'))).toBe(true);
+    expect(faults.some((f) => f.startsWith('pause leader'))).toBe(true);
     console.log(`fencing: ${received} writes, ${records.length} accepted in ${owner.size} critical sections, ${refused} refused; faults: ${faults.join(', ')}`);
   });
 });
