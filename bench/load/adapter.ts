@@ -10,9 +10,13 @@ export interface WatchEvent {
 export interface Adapter {
   readonly name: string;
   put(key: string, value: Uint8Array): Promise<void>;
+  /** Creates a new key whose parent exists (etcd: a put). */
+  create(key: string, value: Uint8Array): Promise<void>;
   /** Linearizable: etcd's default range, ZooKeeper's sync + getData. Otherwise served by the member. */
   get(key: string, opts: { linearizable: boolean }): Promise<Uint8Array | undefined>;
-  /** Calls `onEvent` for changes under `prefix`; resolves once armed, to a function that cancels. */
-  watch(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => Promise<void>>;
+  /** The key's own version (as in WatchEvent), undefined if it does not exist. */
+  version(key: string): Promise<number | undefined>;
+  /** Calls `onEvent` for changes under `prefix`; resolves once armed, to a function that cancels. `onError`: the watch broke. */
+  watch(prefix: string, onEvent: (e: WatchEvent) => void, onError?: (err: unknown) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

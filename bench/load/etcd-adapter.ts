@@ -16,12 +16,22 @@ export class EtcdAdapter implements Adapter {
     await this.client.put(key).value(asBuffer(value)).exec();
   }
 
+  async create(key: string, value: Uint8Array): Promise<void> {
+    await this.put(key, value);
+  }
+
   async get(key: string, opts: { linearizable: boolean }): Promise<Uint8Array | undefined> {
     return (await this.client.get(key).serializable(!opts.linearizable).buffer()) ?? undefined;
   }
 
-  async watch(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => Promise<void>> {
+  async version(key: string): Promise<number | undefined> {
+    const kv = (await this.client.get(key).exec()).kvs[0];
+    return kv ? Number(kv.version) : undefined;
+  }
+
+  async watch(prefix: string, onEvent: (e: WatchEvent) => void, onError?: (err: unknown) => void): Promise<() => Promise<void>> {
     const watcher = await this.client.watch().prefix(prefix).create();
+    watcher.on('error', (err) => onError?.(err));
     watcher.on('put', (kv) => onEvent({ key: kv.key.toString(), version: Number(kv.version), at: performance.now() }));
     return () => watcher.cancel();
   }

@@ -39,11 +39,15 @@ export class ZooKeeperAdapter implements Adapter {
       if (code(err) !== Exception.NO_NODE) throw err;
     }
     try {
-      await this.create(path, data);
+      await this.createWithParents(path, data);
     } catch (err) {
       if (code(err) !== Exception.NODE_EXISTS) throw err;
       await call<Stat>((cb) => this.client.setData(path, data, -1, cb));
     }
+  }
+
+  async create(key: string, value: Uint8Array): Promise<void> {
+    await call<string>((cb) => this.client.create(toPath(key), asBuffer(value), cb));
   }
 
   async get(key: string, opts: { linearizable: boolean }): Promise<Uint8Array | undefined> {
@@ -61,13 +65,18 @@ export class ZooKeeperAdapter implements Adapter {
     }
   }
 
+  async version(key: string): Promise<number | undefined> {
+    const stat = await call<Stat | null>((cb) => this.client.exists(toPath(key), cb));
+    return stat?.version;
+  }
+
   /** ZooKeeper watches are one-shot and per node: this watches the node at `prefix` and re-arms. */
-  async watch(prefix: string, onEvent: (e: WatchEvent) => void): Promise<() => Promise<void>> {
+  async watch(prefix: string, onEvent: (e: WatchEvent) => void, onError?: (err: unknown) => void): Promise<() => Promise<void>> {
     const path = toPath(prefix);
     let cancelled = false;
     const arm = async (emit: boolean): Promise<void> => {
       const watcher = () => {
-        if (!cancelled) arm(true).catch(() => undefined);
+        if (!cancelled) arm(true).catch((err: unknown) => onError?.(err));
       };
       try {
         const stat = await new Promise<Stat>((resolve, reject) =>
@@ -89,7 +98,7 @@ export class ZooKeeperAdapter implements Adapter {
     this.client.close();
   }
 
-  private async create(path: string, data: Buffer): Promise<void> {
+  private async createWithParents(path: string, data: Buffer): Promise<void> {
     try {
       await call<string>((cb) => this.client.create(path, data, cb));
     } catch (err) {
