@@ -6,10 +6,10 @@
  * waiters: JSON [[sessionId, mode, sinceMs, valueBase64], ...] in arrival order.
  * (JSON cells: a lock's lists are small and this is not a hot path.)
  */
-import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { SnapshotRow, SnapshotTableSpec, SnapshotValue } from '../storage/sqlite-snapshot-format.js';
 import type { StateLimits } from './limits.js';
 import { LockTable } from './locks.js';
+import { corrupt, int } from './snapshot-cells.js';
 import type { LockDescription, LockHolder, LockWaiter } from './lock-types.js';
 import type { LockKind, LockMode } from './lock-name.js';
 
@@ -44,16 +44,6 @@ export function lockRows(locks: LockTable): SnapshotRow[] {
   });
 }
 
-function corrupt(message: string): ConclaveError {
-  return new ConclaveError(ErrorCode.CORRUPTED, `snapshot: ${message}`);
-}
-
-/** Numbers as `LockTable.fromDescriptions` checks them; here only the cell types. */
-function int(v: SnapshotValue | undefined, what: string): number {
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw corrupt(`${what} is not a non-negative safe integer`);
-  return n;
-}
 
 function list(v: SnapshotValue | undefined, what: string): unknown[][] {
   let parsed: unknown;

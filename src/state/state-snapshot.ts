@@ -9,11 +9,12 @@
  * Rows are produced sorted by primary key; restoring checks everything and throws CORRUPTED.
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
-import type { SnapshotRow, SnapshotTableSpec, SnapshotValue } from '../storage/sqlite-snapshot-format.js';
+import type { SnapshotRow, SnapshotTableSpec } from '../storage/sqlite-snapshot-format.js';
 import { DataTree } from './data-tree.js';
 import type { StateLimits } from './limits.js';
 import { locksTable } from './lock-snapshot.js';
 import { MemberTable } from './members.js';
+import { blob, corrupt, int, text } from './snapshot-cells.js';
 import { SessionTable } from './sessions.js';
 import { isZnodeKind, type ZnodeRecord } from './stat.js';
 import type { TxnOutcome } from './state-machine.js';
@@ -101,26 +102,6 @@ export function sessionRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnO
   });
 }
 
-function corrupt(message: string): ConclaveError {
-  return new ConclaveError(ErrorCode.CORRUPTED, `snapshot: ${message}`);
-}
-
-function int(v: SnapshotValue | undefined, what: string): number {
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw corrupt(`${what} is not a non-negative safe integer`);
-  return n;
-}
-
-function text(v: SnapshotValue | undefined, what: string): string {
-  if (typeof v !== 'string') throw corrupt(`${what} is not text`);
-  return v;
-}
-
-function blob(v: SnapshotValue | undefined, what: string): Uint8Array {
-  if (v === null) return new Uint8Array(0);
-  if (!(v instanceof Uint8Array)) throw corrupt(`${what} is not a blob`);
-  return v;
-}
 
 function* records(rows: Iterable<SnapshotRow>): Iterable<ZnodeRecord> {
   for (const row of rows) {

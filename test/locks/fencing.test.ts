@@ -10,13 +10,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, FenceGuard } from '../../src/client/index.js';
-import { Cluster, until } from '../integration/harness.js';
+import { Client as TestClient, Cluster, until } from '../integration/harness.js';
 
 const WORKER = join(import.meta.dirname, '../../dist/test/locks/fence-worker.js');
 const WORKERS = 20;
 const RUN_MS = 15_000;
+/** How long a paused worker stays stopped: past its 1 s session timeout. */
+const WORKER_PAUSE_MS = 1500;
 
 let cluster: Cluster | undefined;
 const workers: ChildProcess[] = [];
@@ -77,10 +80,10 @@ describe('fenced locks under faults', () => {
         faults.push(`kill worker ${victim}`);
       } else if (round % 3 === 1) {
         // Paused past its session timeout: its lock goes to another, and its late writes must bounce.
+        // The fault is the pause itself: 1.5 s, past the workers' 1 s session timeout.
         const w = workers[victim];
         w?.kill('SIGSTOP');
-        const stoppedAt = Date.now();
-        await until('the session to time out', () => Date.now() - stoppedAt > 1500, 5000);
+        await sleep(WORKER_PAUSE_MS);
         w?.kill('SIGCONT');
         faults.push(`pause worker ${victim}`);
       } else if (round === 2) {
@@ -93,8 +96,16 @@ describe('fenced locks under faults', () => {
         const leader = await cluster.leader();
         const child = cluster.servers.find((s) => s.member.id === leader)?.child;
         child?.kill('SIGSTOP');
-        const stoppedAt = Date.now();
-        await until('the others to move on', () => Date.now() - stoppedAt > 2500, 5000);
+        const others = cluster.servers.filter((s) => s.member.id !== leader);
+        await until('another member to lead', async () => {
+          for (const s of others) {
+            const c = new TestClient(`127.0.0.1:${s.member.clientPort}`);
+            const st = await c.call('Cluster', 'Status', {}).catch(() => undefined);
+            c.close();
+            if (st?.['role'] === 'leader') return true;
+          }
+          return false;
+        });
         child?.kill('SIGCONT');
         faults.push(`pause leader ${leader}`);
       }
