@@ -21,6 +21,10 @@ export class LockWaiters {
     const granted = new Promise<number>((resolve, reject) => {
       waiter = { resolve, reject };
     });
+    // The caller listens only once its acquire is applied; a session that ends before then rejects
+    // this promise with no handler yet, and an unhandled rejection would stop the whole replica.
+    // Whoever awaits `granted` later still sees the rejection.
+    granted.catch(() => undefined);
     let set = this.#waiting.get(key);
     if (!set) this.#waiting.set(key, (set = new Set()));
     set.add(waiter);

@@ -162,6 +162,26 @@ export class Cluster {
     });
   }
 
+  /**
+   * Every member's process state, Raft status and last log lines: what a test prints when a
+   * condition about the cluster does not come true, so a CI failure can be read after the fact.
+   */
+  async describe(logTailChars = 2000): Promise<string> {
+    const parts: string[] = [];
+    for (const s of this.servers) {
+      const child = s.child;
+      const proc = !child ? 'never started' : child.exitCode !== null ? `exited ${child.exitCode}` : child.signalCode !== null ? `killed by ${child.signalCode}` : `pid ${child.pid}`;
+      const c = this.client(s.member.id);
+      const status = await c.call('Cluster', 'Status', {}, 2000).then(
+        (st) => JSON.stringify({ role: st['role'], term: st['term'], leader: st['leader'], commit: st['commit'], applied: st['applied'] }),
+        (e: unknown) => `no status (${e instanceof Error ? e.message : String(e)})`,
+      );
+      c.close();
+      parts.push(`member ${s.member.id}: ${proc}; ${status}\n${s.log.slice(-logTailChars)}`);
+    }
+    return parts.join('\n---\n');
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.kill('SIGKILL')));
     for (const d of this.#dirs) await rm(d, { recursive: true, force: true });
@@ -212,7 +232,7 @@ export class Client {
     this.#clients = { Conclave: new api.Conclave(address, creds), Cluster: new api.Cluster(address, creds), Health: new api.Health(address, creds) };
   }
 
-  call(service: 'Conclave' | 'Cluster' | 'Health', method: string, req: object): Promise<Record<string, unknown>> {
+  call(service: 'Conclave' | 'Cluster' | 'Health', method: string, req: object, timeoutMs = 10_000): Promise<Record<string, unknown>> {
     const client = this.#clients[service] as unknown as Record<
       string,
       (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
@@ -220,7 +240,7 @@ export class Client {
     const fn = client[method];
     if (!fn) throw new Error(`no method ${method}`);
     return new Promise((resolve, reject) => {
-      fn.call(client, req, { deadline: Date.now() + 10_000 }, (err, res) => {
+      fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(new RpcError(err.code, String(err.metadata?.get(CODE_METADATA_KEY)[0] ?? ''), err.details));
         else resolve(res);
       });

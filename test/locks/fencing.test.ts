@@ -32,6 +32,30 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/** `until`, but a timeout names the state of every member (CI failures must be readable afterwards). */
+async function explained(what: string, fn: () => Promise<boolean>): Promise<void> {
+  try {
+    await until(what, fn, 30_000);
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${await (cluster as Cluster).describe()}`);
+  }
+}
+
+/** All members answer Status, agree on one leader, and have applied what that leader had committed. */
+async function allCaughtUp(c: Cluster): Promise<boolean> {
+  const statuses: Record<string, unknown>[] = [];
+  for (const s of c.servers) {
+    const client = new TestClient(`127.0.0.1:${s.member.clientPort}`);
+    const st = await client.call('Cluster', 'Status', {}, 2000).catch(() => undefined);
+    client.close();
+    if (!st) return false;
+    statuses.push(st);
+  }
+  const leader = statuses.find((st) => st['role'] === 'leader');
+  if (!leader || statuses.some((st) => st['leader'] !== leader['id'])) return false;
+  return statuses.every((st) => Number(st['applied']) >= Number(leader['commit']) - 50);
+}
+
 describe('fenced locks under faults', () => {
   it('never lets two critical sections overlap at the guarded resource', async () => {
     cluster = await Cluster.start(3, ['--session-timeout-min-ms', '500']);
@@ -92,15 +116,17 @@ describe('fenced locks under faults', () => {
         await cluster.servers.find((s) => s.member.id === leader)?.start();
         faults.push(`kill leader ${leader}`);
       } else if (round === 5) {
-        // A paused leader (a long GC, SIGSTOP): the others elect a new one meanwhile.
+        // A paused leader (a long GC, SIGSTOP): the others elect a new one meanwhile. First every
+        // member must be up and caught up, or the pause would leave no quorum (not the fault meant).
+        await explained('every member to follow one leader and catch up', () => allCaughtUp(cluster as Cluster));
         const leader = await cluster.leader();
         const child = cluster.servers.find((s) => s.member.id === leader)?.child;
         child?.kill('SIGSTOP');
         const others = cluster.servers.filter((s) => s.member.id !== leader);
-        await until('another member to lead', async () => {
+        await explained('another member to lead', async () => {
           for (const s of others) {
             const c = new TestClient(`127.0.0.1:${s.member.clientPort}`);
-            const st = await c.call('Cluster', 'Status', {}).catch(() => undefined);
+            const st = await c.call('Cluster', 'Status', {}, 2000).catch(() => undefined);
             c.close();
             if (st?.['role'] === 'leader') return true;
           }
