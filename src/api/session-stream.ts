@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { ANSWERED, type CallContext, type Handler, type OneShotKind } from './conclave-service.js';
-import { toErrorFrame } from './error-status.js';
+import { toErrorFrame, toServiceError } from './error-status.js';
 import type { Req } from './request-parsing.js';
 
 /** The size counted for a frame without data. */
@@ -74,22 +74,26 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     let halfClosed = false;
     // Requests still waiting (a blocked lock acquire) stop when the stream goes.
     const gone = new AbortController();
-    let paused = false;
     // Bytes written to the call and not yet flushed to the client (gRPC counts messages, not bytes).
+    // Reads are never paused for a slow reader: its keep-alives must still reach the session
+    // tracker, or a live client that reads slowly would lose its session. Memory stays bounded by
+    // the in-flight limit, the slow-watcher cut-off, and past `unflushedMax` by ending the stream.
     let unflushedBytes = 0;
+    const unflushedMax = 2 * server.config.watchBufferBytes;
+    let cutting = false;
     const send = (frame: object, bytes = FRAME_BYTES_MIN): number => {
-      if (closed) return 0;
+      if (closed || cutting) return 0;
       unflushedBytes += bytes;
-      const more = call.write(frame, () => {
+      call.write(frame, () => {
         unflushedBytes -= bytes;
       });
-      // The client is not reading: stop reading its requests until it catches up.
-      if (!more && !paused) {
-        paused = true;
-        call.pause();
-        call.once('drain', () => {
-          paused = false;
-          call.resume();
+      if (unflushedBytes > unflushedMax) {
+        // Ended on the next turn: `send` may be called from inside the watch hub's delivery loop.
+        cutting = true;
+        setImmediate(() => {
+          const err = new ConclaveError(ErrorCode.LIMIT_EXCEEDED, `more than ${unflushedMax} bytes of answers and events unread on this stream; reconnect and resume`, { limit: unflushedMax });
+          close();
+          call.emit('error', toServiceError(err, server.leaderAddress()));
         });
       }
       return unflushedBytes;
@@ -99,7 +103,6 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     server.metrics?.sessionStreams.inc();
     const close = (): void => {
       if (closed) return;
-      call.removeAllListeners('drain');
       closed = true;
       watches.close();
       server.metrics?.sessionStreams.dec();
@@ -130,7 +133,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       promise.then(
         (res) => {
           server.metrics?.requests.observe({ method, code: 'OK' }, (performance.now() - started) / 1000);
-          if (res !== ANSWERED) send({ id, [RESPONSE_FIELD_OF[op] ?? op]: res });
+          if (res !== ANSWERED) send({ id, [RESPONSE_FIELD_OF[op] ?? op]: res }, answerBytes(res));
         },
         (err: unknown) => {
           server.metrics?.requests.observe({ method, code: isConclaveError(err) ? err.code : ErrorCode.INTERNAL }, (performance.now() - started) / 1000);
@@ -154,4 +157,13 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     call.on('cancelled', close);
     call.on('close', close);
   };
+}
+
+/** About how many bytes an answer takes on the wire: its data and child names dominate. */
+function answerBytes(res: object): number {
+  let n = FRAME_BYTES_MIN;
+  const { data, children } = res as { data?: unknown; children?: unknown };
+  if (data instanceof Uint8Array) n += data.byteLength;
+  if (Array.isArray(children)) for (const c of children) if (typeof c === 'string') n += c.length + 2;
+  return n;
 }

@@ -25,6 +25,8 @@ export class Connection {
   readonly #listeners = new Map<number, FrameListener>();
   readonly #onClose: (conn: Connection, reason: ConclaveError) => void;
   #closed = false;
+  /** performance.now() of the last frame received: a member that sends is not paused or gone. */
+  lastFrameAt = 0;
 
   constructor(address: string, onClose: (conn: Connection, reason: ConclaveError) => void) {
     this.address = address;
@@ -35,7 +37,10 @@ export class Connection {
     this.#conclave = new api.Conclave(address, creds, { channelOverride: this.#channel });
     this.#cluster = new api.Cluster(address, creds, { channelOverride: this.#channel });
     this.#call = (this.#conclave as unknown as { Session(): grpc.ClientDuplexStream<object, ResponseFrame> }).Session();
-    this.#call.on('data', (frame: ResponseFrame) => this.#listeners.get(frame.id)?.(frame));
+    this.#call.on('data', (frame: ResponseFrame) => {
+      this.lastFrameAt = performance.now();
+      this.#listeners.get(frame.id)?.(frame);
+    });
     this.#call.on('error', (err: grpc.ServiceError) => this.#fail(unavailable(`connection to ${address} failed: ${err.details || err.message}`)));
     this.#call.on('end', () => this.#fail(unavailable(`connection to ${address} ended by the server`)));
   }

@@ -1,7 +1,9 @@
 /**
  * Keep-alives on the current connection, every third of the session timeout. One is in flight at a
- * time; if it is still unanswered when the next is due, the connection is declared dead (a paused or
- * partitioned member does not close its socket).
+ * time; if it is still unanswered when the next is due and nothing at all arrived on the connection
+ * meanwhile, the connection is declared dead (a paused or partitioned member does not close its
+ * socket). A member that is still sending — events queued ahead of the answer, when this client reads
+ * slower than its watches fire — is alive, and the answer is waited for.
  */
 import type { ConclaveError } from '../common/errors.js';
 import { unavailable } from './client-errors.js';
@@ -43,7 +45,8 @@ export class KeepAlives {
   #tick(conn: Connection, sessionId: number, everyMs: number): void {
     if (this.paused) return;
     if (this.#sentAt !== undefined) {
-      if (performance.now() - this.#sentAt >= everyMs) this.#hooks.failed(conn, unavailable(`${conn.address} left a keep-alive unanswered for ${everyMs} ms`));
+      const heardSince = conn.lastFrameAt > performance.now() - everyMs;
+      if (performance.now() - this.#sentAt >= everyMs && !heardSince) this.#hooks.failed(conn, unavailable(`${conn.address} left a keep-alive unanswered for ${everyMs} ms`));
       return;
     }
     const id = this.#hooks.nextId();

@@ -280,6 +280,8 @@ export class StreamClient {
   /** Watch events and progress frames, in arrival order. */
   readonly pushed: Frame[] = [];
   ended = false;
+  /** The status the stream failed with, if it did. */
+  error: RpcError | undefined;
   #next = 1;
 
   constructor(client: grpc.Client) {
@@ -293,7 +295,9 @@ export class StreamClient {
       this.#waiting.delete(f['id'] as number);
       w?.(f);
     });
-    this.#call.on('error', () => undefined);
+    this.#call.on('error', (err: grpc.ServiceError) => {
+      this.error = new RpcError(err.code, String(err.metadata?.get(CODE_METADATA_KEY)[0] ?? ''), err.details);
+    });
     this.#call.on('end', () => {
       this.ended = true;
     });

@@ -4,7 +4,8 @@
  * requests per stream and sessions per client.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, TestClients, rpcError } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster, TestClients, rpcError, until } from './harness.js';
 
 let cluster: Cluster | undefined;
 const clients = new TestClients();
@@ -88,5 +89,47 @@ describe('the session stream', () => {
     expect(err.code).toBe('LIMIT_EXCEEDED');
     await c.call('Conclave', 'CloseSession', { sessionId: a });
     expect((await c.call('Conclave', 'OpenSession', { timeoutMs: 5000 }))['sessionId']).toBeGreaterThan(0);
+  });
+
+  it('keeps the session of a client that reads its answers slowly: its keep-alives are still read', async () => {
+    // Found by the watch1000 bench: the server stopped reading a stream whose answers went unread,
+    // so the keep-alives queued behind them never reached the session tracker and live sessions expired.
+    cluster = await single(['--session-timeout-min-ms', '500', '--watch-buffer-bytes', String(4 * 1024 * 1024)]);
+    const c = clients.of(cluster, 1);
+    await c.call('Conclave', 'Create', { path: '/big', data: Buffer.alloc(60_000, 1) });
+    const s = c.stream();
+    const opened = await s.request('openSession', { timeoutMs: 1000 });
+    const sessionId = (opened['openSession'] as { sessionId: number }).sessionId;
+    await c.call('Conclave', 'Create', { path: '/eph', kind: 'EPHEMERAL', header: { sessionId } });
+    s.pause();
+    // 1.8 MB of answers left unread: far past what HTTP/2 buffers, under the stream's 8 MiB bound.
+    const answers = Array.from({ length: 30 }, () => s.request('get', { path: '/big' }));
+    // Keep-alives go on being sent (the client is alive), for three session timeouts: the fault is
+    // the client reading nothing for that long.
+    for (let i = 0; i < 15; i++) {
+      s.write({ id: 10_000 + i, keepAlive: { sessionId } });
+      await sleep(200);
+    }
+    expect(cluster.servers[0]?.log).not.toContain('session expired');
+    const stat = (await c.call('Conclave', 'Exists', { path: '/eph' }))['stat'] as { ephemeralOwner?: unknown } | null;
+    expect(Number(stat?.ephemeralOwner)).toBe(Number(sessionId));
+    s.resume();
+    const got = await Promise.all(answers);
+    expect(got.every((a) => a['result'] === 'get')).toBe(true);
+    expect(s.error).toBeUndefined();
+  });
+
+  it('ends a stream whose unread answers pass its bound with LIMIT_EXCEEDED', async () => {
+    cluster = await single(['--watch-buffer-bytes', '65536']);
+    const c = clients.of(cluster, 1);
+    await c.call('Conclave', 'Create', { path: '/big', data: Buffer.alloc(60_000, 1) });
+    const s = c.stream();
+    s.pause();
+    for (let i = 0; i < 30; i++) s.write({ id: i + 1, get: { path: '/big' } });
+    const metricsPort = cluster.servers[0]?.metricsPort();
+    await until('the stream to be cut', async () => /conclave_session_streams 0/.test(await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text())));
+    s.resume();
+    await until('the stream to fail', () => s.error);
+    expect(s.error?.code).toBe('LIMIT_EXCEEDED');
   });
 });
