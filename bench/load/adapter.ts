@@ -7,6 +7,17 @@ export interface WatchEvent {
   at: number;
 }
 
+/**
+ * One contender for one named lock, with its own session (Conclave, ZooKeeper) or lease (etcd): an
+ * independent owner. One acquire or release at a time; `acquire` resolves once this contender holds it.
+ */
+export interface Locker {
+  acquire(): Promise<void>;
+  release(): Promise<void>;
+  /** Ends the session or lease (releasing anything held) and any wait in progress. */
+  close(): Promise<void>;
+}
+
 export interface Adapter {
   readonly name: string;
   put(key: string, value: Uint8Array): Promise<void>;
@@ -18,5 +29,7 @@ export interface Adapter {
   version(key: string): Promise<number | undefined>;
   /** Calls `onEvent` for changes under `prefix`; resolves once armed, to a function that cancels. `onError`: the watch broke. */
   watch(prefix: string, onEvent: (e: WatchEvent) => void, onError?: (err: unknown) => void): Promise<() => Promise<void>>;
+  /** A new contender for lock `name` (`[A-Za-z0-9._-]+`) that talks to the member at `endpoint`. */
+  locker?(name: string, endpoint: string): Promise<Locker>;
   close(): Promise<void>;
 }

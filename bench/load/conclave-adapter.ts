@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Client, ErrorCode, isConclaveError } from '../../src/index.js';
-import type { Adapter, WatchEvent } from './adapter.js';
+import type { Adapter, Locker, WatchEvent } from './adapter.js';
 
 export class ConclaveAdapter implements Adapter {
   readonly name = 'conclave';
@@ -62,6 +62,11 @@ export class ConclaveAdapter implements Adapter {
     return async () => stream.close();
   }
 
+  /** Its own session (a Conclave lock is owned by a session); a client given a follower moves to the leader. */
+  async locker(name: string, endpoint: string): Promise<Locker> {
+    return new ConclaveLocker(await Client.connect({ endpoints: [endpoint], requestTimeoutMs: 30_000 }), name);
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
@@ -81,3 +86,24 @@ export class ConclaveAdapter implements Adapter {
 }
 
 const toPath = (key: string) => (key.startsWith('/') ? key : `/${key}`);
+
+/** The server's mutex: an acquire waits server-side, in FIFO order, until granted or its timeout. */
+class ConclaveLocker implements Locker {
+  constructor(
+    private readonly client: Client,
+    private readonly name: string,
+  ) {}
+
+  async acquire(): Promise<void> {
+    // A wait that times out leaves the line (the server withdraws it); join again until granted.
+    while (!(await this.client.acquireLock(this.name, { timeoutMs: 30_000 })).granted);
+  }
+
+  async release(): Promise<void> {
+    await this.client.releaseLock(this.name);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,11 +1,13 @@
 /** The load generator's view of etcd, through the `etcd3` client (grpc-js underneath). */
 import { Etcd3 } from 'etcd3';
 import { performance } from 'node:perf_hooks';
-import type { Adapter, WatchEvent } from './adapter.js';
+import type { Adapter, Locker, WatchEvent } from './adapter.js';
+import { EtcdLockChannels, EtcdLocker } from './etcd-lock.js';
 
 export class EtcdAdapter implements Adapter {
   readonly name = 'etcd';
   private readonly client: Etcd3;
+  private readonly lockChannels = new EtcdLockChannels();
 
   /** `endpoints` as `host:port`; the client balances across them. */
   constructor(endpoints: string[]) {
@@ -36,7 +38,13 @@ export class EtcdAdapter implements Adapter {
     return () => watcher.cancel();
   }
 
+  /** Its own lease (through this client, kept alive) on etcd's lock service at `endpoint` (etcd-lock.ts). */
+  async locker(name: string, endpoint: string): Promise<Locker> {
+    return EtcdLocker.open(this.client, this.lockChannels.get(endpoint), name);
+  }
+
   async close(): Promise<void> {
+    this.lockChannels.close();
     this.client.close();
   }
 }

@@ -1,11 +1,9 @@
 /** The load generator's view of ZooKeeper, through `node-zookeeper-client`. Key "a/b" is znode /a/b. */
-import zookeeper from 'node-zookeeper-client';
 import type { Client, Stat } from 'node-zookeeper-client';
 import { performance } from 'node:perf_hooks';
-import type { Adapter, WatchEvent } from './adapter.js';
-
-const { Exception } = zookeeper;
-type Callback<T> = (error: Error | InstanceType<typeof Exception> | null, result: T) => void;
+import type { Adapter, Locker, WatchEvent } from './adapter.js';
+import { Exception, call, code, connectZooKeeper } from './zookeeper-calls.js';
+import { ZooKeeperLocker } from './zookeeper-lock.js';
 
 export class ZooKeeperAdapter implements Adapter {
   readonly name = 'zookeeper';
@@ -14,19 +12,7 @@ export class ZooKeeperAdapter implements Adapter {
 
   /** One session; `endpoints` as `host:port` (the client picks one of them). */
   static async connect(endpoints: string[], timeoutMs = 10_000): Promise<ZooKeeperAdapter> {
-    const client = zookeeper.createClient(endpoints.join(','), { sessionTimeout: 30_000 });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.close();
-        reject(new Error(`zookeeper: no session with ${endpoints.join(',')} after ${timeoutMs} ms`));
-      }, timeoutMs);
-      client.once('connected', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.connect();
-    });
-    return new ZooKeeperAdapter(client);
+    return new ZooKeeperAdapter(await connectZooKeeper(endpoints, timeoutMs));
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
@@ -94,6 +80,11 @@ export class ZooKeeperAdapter implements Adapter {
     };
   }
 
+  /** Its own session, with the recipe of zookeeper-lock.ts. */
+  async locker(name: string, endpoint: string): Promise<Locker> {
+    return ZooKeeperLocker.open(await connectZooKeeper([endpoint]), name);
+  }
+
   async close(): Promise<void> {
     this.client.close();
   }
@@ -142,10 +133,5 @@ interface ConnectionManager {
   queue(request: object, callback: (err: unknown) => void): void;
 }
 
-function call<T>(f: (cb: Callback<T>) => void): Promise<T> {
-  return new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result))));
-}
-
-const code = (err: unknown) => (err instanceof Exception ? err.getCode() : undefined);
 const toPath = (key: string) => (key.startsWith('/') ? key : `/${key}`);
 const asBuffer = (v: Uint8Array) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));

@@ -78,7 +78,7 @@ export async function measure(ctx: Pick<Ctx, 'def' | 'opts' | 'rep' | 'log'>, wo
     const values = await run();
     attempts++;
     // A noisy attempt is dropped for its timings, never for its failures.
-    const failures = ['errors', 'missed', 'watchErrors'].filter((m) => (values[m] ?? 0) > 0).map((m) => `${m} ${values[m]}`);
+    const failures = ['errors', 'missed', 'watchErrors', 'violations'].filter((m) => (values[m] ?? 0) > 0).map((m) => `${m} ${values[m]}`);
     if (failures.length) notes.push(`attempt ${attempts}: ${failures.join(', ')}`);
     missedWorst = Math.max(missedWorst, values['missed'] ?? 0);
     if (!best || values['otherCpuPct']! < best['otherCpuPct']!) best = values;
@@ -95,6 +95,7 @@ function brief(v: Record<string, number>): string {
   if (v['opsPerSec'] !== undefined) parts.push(`${v['opsPerSec'].toFixed(0)} ops/s`);
   if (v['p50Ms'] !== undefined) parts.push(`p50 ${v['p50Ms'].toFixed(2)} ms`, `p99 ${v['p99Ms']!.toFixed(2)} ms`);
   if (v['missedPct'] !== undefined) parts.push(`missed ${v['missedPct'].toFixed(2)}%`, `${v['eventsPerSec']!.toFixed(0)} events/s`);
+  if (v['violations'] !== undefined) parts.push(`${v['violations']} exclusion violations`);
   if (v['stallMs'] !== undefined) parts.push(`stall ${v['stallMs'].toFixed(1)} ms`);
   if (v['slowWatchersCut']) parts.push(`${v['slowWatchersCut']} slow watchers cut`);
   if (v['watchErrors']) parts.push(`${v['watchErrors']} watches broke`);

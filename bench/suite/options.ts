@@ -1,12 +1,19 @@
 /** `npm run bench -- [flags]`: the harness's command line. */
 import { SYSTEM_NAMES, type SystemName } from './systems.js';
 
-export const WORKLOADS = ['w1', 'w1f', 'w64', 'r64lin', 'r64local', 'watch100', 'watch1000r10', 'watch1000', 'load', 'start'] as const;
+export const WORKLOADS = ['w1', 'w1f', 'w64', 'r64lin', 'r64local', 'watch100', 'watch1000r10', 'watch1000', 'lock1', 'lock10', 'lock100', 'load', 'start'] as const;
 export type WorkloadId = (typeof WORKLOADS)[number];
 
 export interface WatchShape {
   watchers: number;
   ratePerSec: number;
+  durationMs: number;
+}
+
+export interface LockShape {
+  contenders: number;
+  /** The contenders run this long before the window that counts. */
+  warmupMs: number;
   durationMs: number;
 }
 
@@ -18,6 +25,7 @@ export interface Options {
   /** Duration of each closed-loop cell. */
   closedLoopMs: { w1: number; w1f: number; w64: number; r64lin: number; r64local: number };
   watch: Partial<Record<WorkloadId, WatchShape>>;
+  lock: Partial<Record<WorkloadId, LockShape>>;
   loadNodes: number;
   restartNodes: number;
   /** Reruns of a cell during which other processes used more than NOISY_PCT of the CPU. */
@@ -36,7 +44,7 @@ workloads: ${WORKLOADS.join(', ')}`;
 
 export function parseOptions(argv: string[]): Options {
   const only: SystemName[] = [];
-  let workloads: WorkloadId[] = [...WORKLOADS];
+  let workloads: WorkloadId[] | undefined;
   const flags = new Set<string>();
   const nums: Record<string, number> = {};
   const strs: Record<string, string> = {};
@@ -66,6 +74,9 @@ export function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown flag ${a}\n${USAGE}`);
   }
   const quick = flags.has('--quick');
+  // --quick runs lock10 only, unless --workloads names the others.
+  workloads ??= WORKLOADS.filter((w) => !quick || (w !== 'lock1' && w !== 'lock100'));
+  const lock = (contenders: number): LockShape => ({ contenders, warmupMs: quick ? 500 : 1000, durationMs: quick ? 1500 : 8000 });
   const loadNodes = nums['--load-nodes'] ?? (quick ? 10_000 : 100_000);
   const cl = quick ? 1500 : 0;
   return {
@@ -81,6 +92,7 @@ export function parseOptions(argv: string[]): Options {
           watch1000r10: { watchers: 1000, ratePerSec: 10, durationMs: 15_000 },
           watch1000: { watchers: 1000, ratePerSec: 50, durationMs: 10_000 },
         },
+    lock: { lock1: lock(1), lock10: lock(10), lock100: lock(100) },
     loadNodes,
     restartNodes: Math.max(nums['--restart-nodes'] ?? loadNodes, loadNodes),
     noisyRetries: nums['--noisy-retries'] ?? (quick ? 0 : 1),

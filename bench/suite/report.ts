@@ -31,6 +31,13 @@ const WATCH: Spec = {
   ratios: [{ metric: 'p99Ms', label: 'p99', better: 'lower' }, { metric: 'p50Ms', label: 'p50', better: 'lower' }, { metric: 'eventsPerSec', label: 'events/s', better: 'higher' }],
 };
 
+const LOCK: Spec = {
+  title: '',
+  columns: [col('opsPerSec', 'hand-offs/s'), col('p50Ms', 'p50 ms', 2), col('p99Ms', 'p99 ms', 2), col('p999Ms', 'p99.9 ms', 2), col('violationsWorst', 'exclusion violations'), col('errors', 'errors'), col('clientCpuUsPerOp', 'client CPU µs/hand-off'), col('serverCpuUsPerOp', 'server CPU µs/hand-off'), col('otherCpuPct', 'other CPU %')],
+  ratios: [{ metric: 'opsPerSec', label: 'hand-offs/s', better: 'higher' }, P50],
+};
+const LOCK_HOW = 'latency from the previous holder\'s release sent to the next grant; etcd: its v3lock service, ZooKeeper: a Curator-style recipe';
+
 export const SPECS: Record<WorkloadId, Spec> = {
   w1: { title: 'w1: sequential writes to the leader', columns: [...LAT, ...CPU], ratios: [P50, OPS] },
   w1f: { title: 'w1f: sequential writes, client given only a follower (Conclave: the SDK is redirected to the leader and writes there)', columns: [...LAT, ...CPU], ratios: [P50, OPS] },
@@ -40,6 +47,9 @@ export const SPECS: Record<WorkloadId, Spec> = {
   watch100: { ...WATCH, title: 'watch100: 1 writer at 50/s, 100 watchers; latency from the write\'s ack to each event' },
   watch1000r10: { ...WATCH, title: 'watch1000r10: 1 writer at 10/s, 1,000 watchers' },
   watch1000: { ...WATCH, title: 'watch1000: 1 writer at 50/s, 1,000 watchers (50k events/s offered)' },
+  lock1: { ...LOCK, title: `lock1: 1 contender acquiring and releasing one lock (${LOCK_HOW})` },
+  lock10: { ...LOCK, title: `lock10: 10 contenders on one lock, each its own session or lease (${LOCK_HOW})` },
+  lock100: { ...LOCK, title: `lock100: 100 contenders on one lock (${LOCK_HOW})` },
   load: {
     title: 'load: new nodes with 64 in flight, then RSS of the 3 members and bytes on disk of their data (stall: Conclave, during the load and its snapshots)',
     columns: [col('nodes', 'nodes'), col('opsPerSec', 'creates/s'), col('rssMiB', 'RSS MiB (3 members)'), col('rssMaxMiB', 'largest member MiB'), col('diskMiB', 'disk MiB'), col('stallMs', 'stall ms', 1), col('otherCpuPct', 'other CPU %')],

@@ -1,5 +1,5 @@
 /**
- * One repetition on one system: cold start, the closed-loop and watch cells, load, then stop and
+ * One repetition on one system: cold start, the closed-loop, watch and lock cells, load, then stop and
  * restart on the same data (restart to ready). Nothing else of the harness runs meanwhile.
  */
 import { randomBytes } from 'node:crypto';
@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKeys, runClosedLoopCells } from './closed-loop-cells.js';
 import { createNodes, loadKey, runLoad, timedStart } from './lifecycle-cells.js';
+import { runLockCells } from './lock-cells.js';
 import type { Options, WorkloadId } from './options.js';
 import type { Sample } from './samples.js';
 import type { SystemDef } from './systems.js';
@@ -36,6 +37,7 @@ export async function runSystemRep(def: SystemDef, opts: Options, rep: number, r
       const ctx = { def, cluster: cold.cluster, leader, leaderIdx, value, opts, rep, log };
       samples.push(...(await runClosedLoopCells(ctx)));
       samples.push(...(await runWatchCells(ctx)));
+      samples.push(...(await runLockCells(ctx)));
       if (want('load')) {
         const s = await runLoad({ ...ctx, nodes: opts.loadNodes, dir });
         log(`  ${def.name} load: ${opts.loadNodes} nodes at ${s.values['opsPerSec']!.toFixed(0)}/s; RSS ${s.values['rssMiB']!.toFixed(0)} MiB, disk ${s.values['diskMiB']!.toFixed(0)} MiB`);
