@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { ConfChangeType, EntryType, Role, decodeConfChange, type Entry, type NodeId } from '../raft/index.js';
-import { ConclaveStateMachine, type ApplyResult, type MemberAddresses, type MemberChange, type StateSnapshotRows, type TxnBody, type TxnResult, decodeMemberAddresses, encodeMemberAddresses, encodeTxn, stateSnapshotTables, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
+import { ConclaveStateMachine, type ApplyResult, type MemberAddresses, type MemberChange, type StateSnapshotRows, type TxnBody, type TxnResult, decodeMemberAddresses, encodeMemberAddresses, encodeTxn, stateSnapshotTables, znodeRow, STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
 import { DiskStorage } from '../storage/disk-storage.js';
 import type { SnapshotRow } from '../storage/sqlite-snapshot.js';
 import { GrpcPeerTransport } from '../transport/grpc-transport.js';
@@ -33,6 +33,8 @@ const SESSION_CHECK_MS = 50;
 const CONTAINER_SWEEP_MS = 1000;
 /** How long a read waits for this replica to catch up to the caller's last seen zxid. */
 const READ_CATCH_UP_MS = 5000;
+/** Rows per write to the snapshot file: one chunk of the tree capture per event-loop turn. */
+const SNAPSHOT_CHUNK_ROWS = 2000;
 
 export class ConclaveServer {
   readonly config: ServerConfig;
@@ -138,10 +140,18 @@ export class ConclaveServer {
           tables: stateSnapshotTables,
           everyEntries: cfg.snapshotEveryEntries,
           fill: async (w) => {
-            // Captured synchronously: a point-in-time view at the applied index.
-            const rows = this.sm.snapshotRows();
-            for (const [table, all] of [['znodes', rows.znodes], ['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks ?? []]] as const) {
-              for (let i = 0; i < all.length; i += 5000) await w.write(table, all.slice(i, i + 5000) as SnapshotRow[]);
+            // A point-in-time view at the applied index, read a chunk per turn while applies go on
+            // (copying a large tree at once stalled the event loop for ~0.4 s per 100k znodes).
+            const { znodes, rows } = this.sm.captureSnapshot();
+            try {
+              for (let chunk = znodes.next(SNAPSHOT_CHUNK_ROWS); chunk.length > 0; chunk = znodes.next(SNAPSHOT_CHUNK_ROWS)) {
+                await w.write('znodes', chunk.map(znodeRow));
+              }
+            } finally {
+              znodes.end();
+            }
+            for (const [table, all] of [['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks]] as const) {
+              for (let i = 0; i < all.length; i += SNAPSHOT_CHUNK_ROWS) await w.write(table, all.slice(i, i + SNAPSHOT_CHUNK_ROWS) as SnapshotRow[]);
             }
           },
         },

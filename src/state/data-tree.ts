@@ -84,6 +84,24 @@ function isZxid(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** Rows of a tree as of one zxid, taken a chunk at a time (`DataTree.capture`). */
+export interface TreeCapture {
+  /** Up to `max` more rows; none once every row was returned. */
+  next(max: number): ZnodeRecord[];
+  /** Stop capturing (writes stop keeping rows for it). Call it when done or abandoned. */
+  end(): void;
+}
+
+interface CaptureState {
+  readonly epoch: number;
+  readonly zxid: number;
+  readonly entries: IterableIterator<[string, Znode]>;
+  /** Rows of nodes changed before the capture reached them, as they were at `zxid`. */
+  readonly kept: ZnodeRecord[];
+  ended: boolean;
+  end(): void;
+}
+
 export class DataTree {
   readonly limits: Readonly<StateLimits>;
   readonly #nodes = new Map<string, Znode>();
@@ -93,6 +111,9 @@ export class DataTree {
   #dataBytes = 0;
   /** Inverse operations of the multi in progress, newest last. */
   #undo: Array<() => void> | undefined;
+  /** The capture in progress, if any: writes keep the rows it has not reached yet. */
+  #capture: CaptureState | undefined;
+  #captures = 0;
 
   constructor(limits: Readonly<StateLimits> = stateLimits) {
     this.limits = limits;
@@ -142,6 +163,48 @@ export class DataTree {
   /** Every node's stored form, sorted by path (parents before children). */
   records(): ZnodeRecord[] {
     return [...this.#nodes.keys()].sort().map((p) => (this.#nodes.get(p) as Znode).record(p));
+  }
+
+  /**
+   * A point-in-time view of the tree, read a chunk at a time while writes go on (a snapshot is
+   * written without stopping the world): before a write changes a node the capture has not reached,
+   * the node's row as of now is kept aside. `zxid` is the last applied zxid; nodes created later
+   * are not in the view. Rows come in no particular order. One capture at a time: a new one ends
+   * the previous one.
+   */
+  capture(zxid: number): TreeCapture {
+    this.#capture?.end();
+    const state: CaptureState = { epoch: ++this.#captures, zxid, entries: this.#nodes.entries(), kept: [], ended: false, end: () => undefined };
+    state.end = (): void => {
+      state.ended = true;
+      if (this.#capture === state) this.#capture = undefined;
+    };
+    this.#capture = state;
+    return {
+      next: (max: number): ZnodeRecord[] => {
+        assert(!state.ended, 'the capture was ended');
+        const out: ZnodeRecord[] = [];
+        while (out.length < max) {
+          const step = state.entries.next();
+          if (step.done) break;
+          const [path, node] = step.value;
+          if (node.capturedIn === state.epoch || node.czxid > state.zxid) continue;
+          node.capturedIn = state.epoch;
+          out.push(node.record(path));
+        }
+        while (out.length < max && state.kept.length > 0) out.push(state.kept.pop() as ZnodeRecord);
+        return out;
+      },
+      end: () => state.end(),
+    };
+  }
+
+  /** About to change `node`: a capture that has not reached it keeps its row as of the capture. */
+  #preserve(path: string, node: Znode): void {
+    const c = this.#capture;
+    if (c === undefined || node.capturedIn === c.epoch || node.czxid > c.zxid) return;
+    node.capturedIn = c.epoch;
+    c.kept.push(node.record(path));
   }
 
   /** Paths of the session's ephemeral nodes, sorted. */
@@ -238,6 +301,7 @@ export class DataTree {
     this.#checkData(data);
     const node = this.#requireVersion(path, expectedVersion);
     const prev = { data: node.data, version: node.version, mzxid: node.mzxid, mtime: node.mtime };
+    this.#preserve(path, node);
     node.data = Uint8Array.from(data);
     node.version++;
     node.mzxid = zxid;
@@ -406,6 +470,7 @@ export class DataTree {
 
   #link(path: string, node: Znode, parent: Znode, zxid: number): void {
     const name = baseName(path);
+    this.#preserve(parentPath(path), parent);
     const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
     this.#nodes.set(path, node);
     parent.children.add(name);
@@ -429,6 +494,8 @@ export class DataTree {
     const parent = this.#nodes.get(parentPath(path));
     assert(parent !== undefined, () => `parent of ${path} exists`);
     const name = baseName(path);
+    this.#preserve(path, node);
+    this.#preserve(parentPath(path), parent);
     const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
     this.#nodes.delete(path);
     parent.children.delete(name);

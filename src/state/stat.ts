@@ -58,6 +58,8 @@ export class Znode {
   readonly children = new Set<string>();
   /** Cache of `children` sorted; dropped on every change. */
   sortedChildren: readonly string[] | undefined;
+  /** The tree capture (see `TreeCapture`) that already holds this node's row: it needs no other. */
+  capturedIn = 0;
 
   constructor(data: Uint8Array, kind: ZnodeKind, ephemeralOwner: number, ttlMs: number, zxid: number, timeMs: number) {
     this.data = data;

@@ -10,7 +10,7 @@
  */
 import { assert } from '../common/assert.js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
-import type { MultiOpResult, TreeOp, TreeOpResult } from './data-tree.js';
+import type { MultiOpResult, TreeCapture, TreeOp, TreeOpResult } from './data-tree.js';
 import { DataTree } from './data-tree.js';
 import { stateLimits, type StateLimits } from './limits.js';
 import { parentPath } from './path.js';
@@ -268,6 +268,18 @@ export class ConclaveStateMachine {
   /** The rows of the snapshot tables (`stateSnapshotTables`), sorted by primary key. */
   snapshotRows(): Required<StateSnapshotRows> {
     return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members), locks: lockRows(this.#locks) };
+  }
+
+  /**
+   * The snapshot tables as of now, for writing while applies go on: the small tables copied at
+   * once, the znodes as a `TreeCapture` read a chunk at a time (end it when done). Rows are not
+   * sorted; the snapshot file orders them by key.
+   */
+  captureSnapshot(): { readonly znodes: TreeCapture; readonly rows: Required<Omit<StateSnapshotRows, 'znodes'>> } {
+    return {
+      znodes: this.#tree.capture(this.#lastApplied),
+      rows: { sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members), locks: lockRows(this.#locks) },
+    };
   }
 
   /**

@@ -91,7 +91,12 @@ export function membersFromRows(rows: Iterable<SnapshotRow>): MemberTable {
 }
 
 export function treeRows(tree: DataTree): SnapshotRow[] {
-  return tree.records().map((r) => [r.path, r.data, r.czxid, r.mzxid, r.pzxid, r.ctime, r.mtime, r.version, r.cversion, r.ephemeralOwner, r.kind, r.ttlMs]);
+  return tree.records().map(znodeRow);
+}
+
+/** A znode's row of the `znodes` table. */
+export function znodeRow(r: ZnodeRecord): SnapshotRow {
+  return [r.path, r.data, r.czxid, r.mzxid, r.pzxid, r.ctime, r.mtime, r.version, r.cversion, r.ephemeralOwner, r.kind, r.ttlMs];
 }
 
 export function sessionRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnOutcome) => Uint8Array): SnapshotRow[] {
