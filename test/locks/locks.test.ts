@@ -147,6 +147,30 @@ describe('elections', () => {
     expect(seen.filter((v) => v !== undefined)).toEqual(['x:8080', 'x:9090', 'y:8080']);
     await ey.resign();
   });
+
+  it('an observer that starts under a sitting leader sees it once, then only changes', async () => {
+    // The first answer's value and the mirror events' values once compared unequal for the same
+    // bytes, so the sitting leader was yielded again on the next change to the lock.
+    const [x, y, obs] = await clients(3);
+    const ex = x!.election('f');
+    await ex.campaign('x');
+    const seen: (string | undefined)[] = [];
+    const stop = new AbortController();
+    const observing = (async () => {
+      for await (const leader of obs!.election('f').observe({ signal: stop.signal })) seen.push(leader && text(leader.value));
+    })().catch(() => undefined);
+    await until('the observer to see x', () => seen.includes('x'));
+    // A waiter changes the lock (and its mirror) but not its leader.
+    const yElected = y!.election('f').campaign('y');
+    await until('y to queue', async () => (await obs!.describeLock('f')).waiters.length === 1);
+    await ex.resign();
+    const ey = await yElected;
+    await until('the observer to see y', () => seen.includes('y'));
+    stop.abort();
+    await observing;
+    expect(seen).toEqual(['x', 'y']);
+    await ey.release();
+  });
 });
 
 describe('the lock mirror and bad requests', () => {

@@ -52,17 +52,26 @@ export class Election {
     const d = await this.#client.describeLock(this.name);
     const h = d.holders[0];
     const current = h && { sessionId: h.sessionId, token: h.token, value: h.value };
-    let last = JSON.stringify(current ?? null);
+    let last = leaderKey(current);
     yield current;
     // From the zxid that answer was read at: no change between the two can be missed.
     for await (const e of this.#client.watch(lockNodePath(this.name), { withData: true, fromZxid: d.zxid, ...(opts.signal ? { signal: opts.signal } : {}) })) {
       const now = e.type === 'deleted' || !e.data ? undefined : fromMirror(e.data);
-      const key = JSON.stringify(now ?? null);
+      const key = leaderKey(now);
       if (key === last) continue;
       last = key;
       yield now;
     }
   }
+}
+
+/**
+ * Identity of a leadership, to yield only changes. Not JSON of the object: the first answer's value
+ * (a gRPC Buffer) and a mirror event's (a Uint8Array) serialize differently for the same bytes, and
+ * an observer started under a sitting leader saw it twice.
+ */
+function leaderKey(l: Leader | undefined): string {
+  return l === undefined ? '' : `${l.sessionId}/${l.token}/${Buffer.from(l.value).toString('base64')}`;
 }
 
 function fromMirror(data: Uint8Array): Leader | undefined {
