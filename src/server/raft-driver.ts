@@ -13,6 +13,7 @@ import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { SeededRng } from '../common/rng.js';
 import {
   type ConfChange,
+  EntryType,
   type Entry,
   type Message,
   type NodeId,
@@ -225,7 +226,16 @@ export class RaftDriver {
         this.stats.readies++;
         this.#opts.transport.send(rd.messages);
         const started = performance.now();
-        const installed = await this.#opts.storage.persist(rd);
+        const persisted = this.#opts.storage.persist(rd);
+        // With no new entries or snapshot to write, every committed entry is already in our stable
+        // log (and on a quorum's): apply it while the hard state is written, not after. That write
+        // (a new commit index) is what every commit's second Ready carries, so this is on the
+        // latency path of every write.
+        // Not with a membership change: the core takes it up in advance(), and its proposer must
+        // not see the old configuration in between.
+        const applyNow = rd.entries.length === 0 && rd.snapshot === undefined && rd.committedEntries.every((e) => e.type === EntryType.Normal);
+        if (applyNow) for (const e of rd.committedEntries) this.#apply(e);
+        const installed = await persisted;
         if (rd.mustSync) this.#opts.onPersisted?.((performance.now() - started) / 1000);
         if (this.#stopped) return;
         this.#opts.transport.send(rd.messagesAfterPersist);
@@ -233,7 +243,7 @@ export class RaftDriver {
           await this.#opts.hooks.restore(installed);
           this.#lastSnapshotIndex = rd.snapshot.meta.index;
         }
-        for (const e of rd.committedEntries) this.#apply(e);
+        if (!applyNow) for (const e of rd.committedEntries) this.#apply(e);
         for (const rs of rd.readStates) {
           const read = this.#reads.get(rs.context);
           if (!read) continue;

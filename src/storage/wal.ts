@@ -52,7 +52,8 @@ interface Segment {
   readonly name: string;
 }
 
-export const DEFAULT_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
+/** Small enough that a restart replays little beyond the newest snapshot (segments it covers are deleted). */
+export const DEFAULT_SEGMENT_BYTES_MAX = 16 * 1024 * 1024;
 const SEGMENT_PATTERN = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 function segmentName(seq: number, firstIndex: number): string {
