@@ -18,10 +18,17 @@ export class Admin {
   readonly #timeoutMs: number;
   readonly #clients = new Map<string, { cluster: grpc.Client; health: grpc.Client }>();
 
-  constructor(endpoints: readonly string[], timeoutMs: number) {
+  readonly #channelOptions: grpc.ChannelOptions;
+
+  /**
+   * `freshConnections`: connect anew rather than share gRPC's process-wide connections, whose
+   * reconnect backoff after a failure (a member not up yet) can last minutes (`conclave k8s`).
+   */
+  constructor(endpoints: readonly string[], timeoutMs: number, opts: { freshConnections?: boolean } = {}) {
     if (endpoints.length === 0) throw new ConclaveError(ErrorCode.BAD_ARGUMENTS, 'no endpoints given (--endpoints or CONCLAVE_ENDPOINTS)');
     this.#endpoints = endpoints;
     this.#timeoutMs = timeoutMs;
+    this.#channelOptions = opts.freshConnections ? { 'grpc.use_local_subchannel_pool': 1 } : {};
   }
 
   #client(address: string): { cluster: grpc.Client; health: grpc.Client } {
@@ -29,7 +36,7 @@ export class Admin {
     if (!c) {
       const api = loadApi();
       const creds = grpc.credentials.createInsecure();
-      c = { cluster: new api.Cluster(address, creds), health: new api.Health(address, creds) };
+      c = { cluster: new api.Cluster(address, creds, this.#channelOptions), health: new api.Health(address, creds, this.#channelOptions) };
       this.#clients.set(address, c);
     }
     return c;

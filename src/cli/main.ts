@@ -8,11 +8,12 @@ import { isConclaveError } from '../common/errors.js';
 import { clusterCommands } from './cluster-commands.js';
 import { type CommandSpec, commandUsage, parseCommand } from './command.js';
 import { EXIT, errorLine, exitCodeOf } from './output.js';
+import { k8sCommands, runK8sStart } from './k8s-commands.js';
 import { runServer } from './server-command.js';
 import { lockCommands } from './lock-commands.js';
 import { treeCommands } from './tree-commands.js';
 
-const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands];
+const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands, ...k8sCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
@@ -21,6 +22,7 @@ function usage(): string {
     'usage: conclave COMMAND [ARGS] [--endpoints host:port,...] [--json]',
     '',
     `  ${'server [options]'.padEnd(width)}  run one replica (conclave server --help)`,
+    `  ${'k8s start'.padEnd(width)}  run a StatefulSet pod's replica: found, join or restore the cluster (conclave k8s start --help)`,
     ...lines,
     '',
     'Every client command takes --endpoints (or CONCLAVE_ENDPOINTS; default 127.0.0.1:4180), --json,',
@@ -33,6 +35,7 @@ function usage(): string {
 async function main(argv: readonly string[]): Promise<number> {
   const [first, second] = argv;
   if (first === 'server') return runServer(argv.slice(1));
+  if (first === 'k8s' && second === 'start') return runK8sStart(argv.slice(2));
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage());
     return first === undefined ? EXIT.BAD_INPUT : EXIT.OK;

@@ -1,0 +1,100 @@
+{{/* Names, labels and checks shared by the templates. */}}
+
+{{- define "conclave.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The prefix of every resource: <release>-conclave, or the release name if it says conclave already. */}}
+{{- define "conclave.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The headless Service that gives each member its stable DNS name. */}}
+{{- define "conclave.peerService" -}}
+{{- printf "%s-peers" (include "conclave.fullname" .) -}}
+{{- end -}}
+
+{{- define "conclave.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "conclave.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "conclave.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "conclave.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "conclave.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "conclave.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "conclave.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* One member's client address, by its stable DNS name: (list $ ordinal). */}}
+{{- define "conclave.memberClientAddress" -}}
+{{- $ := index . 0 -}}
+{{- printf "%s-%d.%s.%s.svc.%s:%d" (include "conclave.fullname" $) (index . 1 | int) (include "conclave.peerService" $) $.Release.Namespace $.Values.cluster.clusterDomain ($.Values.ports.client | int) -}}
+{{- end -}}
+
+{{/* The environment every conclave k8s command shares: where the members are and how they are named. */}}
+{{- define "conclave.k8sEnv" -}}
+- name: CONCLAVE_K8S_STATEFULSET
+  value: {{ include "conclave.fullname" . | quote }}
+- name: CONCLAVE_K8S_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: CONCLAVE_K8S_PEER_SERVICE
+  value: {{ include "conclave.peerService" . | quote }}
+- name: CONCLAVE_K8S_CLIENT_SERVICE
+  value: {{ include "conclave.fullname" . | quote }}
+- name: CONCLAVE_K8S_CLUSTER_DOMAIN
+  value: {{ .Values.cluster.clusterDomain | quote }}
+- name: CONCLAVE_K8S_INITIAL_MEMBERS
+  value: {{ .Values.cluster.initialMembers | quote }}
+- name: CONCLAVE_K8S_CLIENT_PORT
+  value: {{ .Values.ports.client | quote }}
+- name: CONCLAVE_K8S_PEER_PORT
+  value: {{ .Values.ports.peer | quote }}
+{{- end -}}
+
+{{/* Refuse member counts that cannot keep a majority through a failure, unless allowed. */}}
+{{- define "conclave.validate" -}}
+{{- $allow := .Values.cluster.allowUnsafeReplicaCount -}}
+{{- range $what, $n := dict "replicaCount" (.Values.replicaCount | int) "cluster.initialMembers" (.Values.cluster.initialMembers | int) -}}
+{{- if lt $n 1 -}}
+{{- fail (printf "%s must be at least 1, got %d" $what $n) -}}
+{{- end -}}
+{{- if and (not $allow) (or (eq $n 1) (eq (mod $n 2) 0)) -}}
+{{- fail (printf "%s is %d: use 3 or 5 (an odd count of at least 3, so that a majority survives a failure; an even count tolerates no more failures than the odd count below it, and 1 tolerates none). Set cluster.allowUnsafeReplicaCount=true to run %d anyway." $what $n $n) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (has .Values.podAntiAffinity (list "hard" "soft" "none")) -}}
+{{- fail (printf "podAntiAffinity must be hard, soft or none, got %v" .Values.podAntiAffinity) -}}
+{{- end -}}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
+{{- fail "tls.enabled needs tls.secretName (a kubernetes.io/tls Secret)" -}}
+{{- end -}}
+{{- range $key, $_ := .Values.config -}}
+{{- if has $key (list "id" "data" "listen" "peerListen" "metricsListen" "members" "join" "peerDial" "config") -}}
+{{- fail (printf "config.%s is set by the chart and the start logic; remove it from config" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

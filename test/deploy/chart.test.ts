@@ -1,0 +1,260 @@
+/**
+ * The Helm chart, rendered and linted by a real helm (fetched in set-up, see helm.ts) for 3 and 5
+ * members and with every optional feature on. Every built-in object is validated against the
+ * Kubernetes OpenAPI schemas (kubernetes-models); the fields that make the cluster safe are
+ * asserted one by one: a Parallel StatefulSet with a volume per member, peers named by stable DNS
+ * through a headless Service that publishes members before they are ready, a PDB of one, hard
+ * anti-affinity, zone spread, probes on /livez and /readyz, a non-root read-only container, the
+ * scale-down hook and the step-down preStop, and the refusal of even and single-member counts.
+ */
+import { isIP } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_OPTIONS } from '../../src/server/config.js';
+import { foundingMembers, podAddresses, podIdentity, probeEndpoints } from '../../src/cli/k8s-plan.js';
+import { imageSpec } from './image.js';
+import { CHART, type Container, type K8sObject, containersOf, find, helm, helmBinary, podEnv, renderChart, setArgs } from './helm.js';
+
+let bin: string;
+const image = imageSpec();
+const NS = 'coord';
+
+const ALL_FEATURES = {
+  replicaCount: 5,
+  'cluster.initialMembers': 5,
+  'metrics.serviceMonitor.enabled': true,
+  'metrics.prometheusRule.enabled': true,
+  'snapshots.enabled': true,
+  'tls.enabled': true,
+  'tls.secretName': 'conclave-tls',
+  'cluster.restore': true,
+} as const;
+
+beforeAll(async () => {
+  bin = await helmBinary();
+}, 240_000);
+
+function render(values: Record<string, string | number | boolean> = {}): K8sObject[] {
+  const { objects, run } = renderChart(bin, values, { namespace: NS });
+  if (run.code !== 0) throw new Error(`helm template failed: ${run.stderr}`);
+  return objects;
+}
+
+function server(objects: readonly K8sObject[]): { sts: K8sObject; spec: Record<string, any>; pod: Record<string, any>; c: Container } {
+  const sts = find(objects, 'StatefulSet');
+  const spec = sts['spec'] as Record<string, any>;
+  const pod = spec['template']['spec'] as Record<string, any>;
+  const c = containersOf(sts).find((x) => x.name === 'conclave') as Container;
+  return { sts, spec, pod, c };
+}
+
+/** Validate a built-in object against its OpenAPI schema (kubernetes-models), by apiVersion and kind. */
+async function validate(o: K8sObject): Promise<void> {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+  const mod = (await import(/* @vite-ignore */ `kubernetes-models/${group ? `${group}/` : ''}${version}/${o.kind}`)) as Record<string, new (x: unknown) => { validate(): void }>;
+  const Model = mod[o.kind] ?? mod['default'];
+  if (!Model) throw new Error(`no model for ${o.apiVersion} ${o.kind}`);
+  new Model(o).validate();
+}
+
+describe('helm lint', () => {
+  for (const [what, values] of [
+    ['defaults (3 members)', {}],
+    ['5 members', { replicaCount: 5, 'cluster.initialMembers': 5 }],
+    ['every optional feature on', ALL_FEATURES],
+  ] as const) {
+    it(`passes --strict with ${what}`, () => {
+      const r = helm(bin, ['lint', CHART, '--strict', ...setArgs(values)]);
+      expect(r.stderr + r.stdout).not.toMatch(/\[(ERROR|WARNING)\]/);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    });
+  }
+});
+
+describe('helm template', () => {
+  for (const n of [3, 5]) {
+    it(`renders ${n} members that address each other by stable DNS name`, async () => {
+      const objects = render({ replicaCount: n, 'cluster.initialMembers': n });
+      for (const o of objects) await validate(o);
+      const { spec, c } = server(objects);
+      expect(spec['replicas']).toBe(n);
+      expect(spec['podManagementPolicy']).toBe('Parallel');
+      expect(spec['updateStrategy']).toEqual({ type: 'RollingUpdate' });
+      expect(spec['volumeClaimTemplates'][0].spec.accessModes).toEqual(['ReadWriteOnce']);
+      expect(spec['persistentVolumeClaimRetentionPolicy']).toEqual({ whenDeleted: 'Retain', whenScaled: 'Delete' });
+
+      // The headless Service names the pods and publishes them before they are ready (founders must
+      // find each other to elect a leader at all); the StatefulSet uses it as its serviceName.
+      const headless = find(objects, 'Service', spec['serviceName']);
+      expect(headless['spec']).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+      const client = objects.find((o) => o.kind === 'Service' && o !== headless) as K8sObject;
+      expect((client['spec'] as any).ports.map((p: any) => p.name)).toEqual(['client']);
+      expect((client['spec'] as any).clusterIP).toBeUndefined();
+
+      // What the start logic derives from each pod's environment: DNS names, never an IP.
+      for (let ordinal = 0; ordinal < n; ordinal++) {
+        const pod = podIdentity(podEnv(c, { name: `demo-conclave-${ordinal}`, namespace: NS }));
+        expect(pod.ordinal).toBe(ordinal);
+        expect(podAddresses(pod, ordinal)).toEqual({
+          peer: `demo-conclave-${ordinal}.demo-conclave-peers.${NS}.svc.cluster.local:4190`,
+          client: `demo-conclave-${ordinal}.demo-conclave-peers.${NS}.svc.cluster.local:4180`,
+        });
+        expect([...foundingMembers(pod).keys()]).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+        for (const m of foundingMembers(pod).values()) for (const a of [m.peer, m.client]) expect(isIP(a.split(':')[0] as string)).toBe(0);
+        expect(probeEndpoints(pod, ordinal)).toContain(`demo-conclave.${NS}.svc.cluster.local:4180`);
+      }
+      // No IP address anywhere but the listeners' 0.0.0.0.
+      const text = JSON.stringify(objects);
+      expect([...text.matchAll(/\b\d{1,3}(\.\d{1,3}){3}\b/g)].map((m) => m[0]).filter((ip) => ip !== '0.0.0.0')).toEqual([]);
+    });
+  }
+
+  it('runs the image as it is built: entry point conclave, data on the volume, numeric non-root user, read-only root', () => {
+    const objects = render();
+    const { spec, pod, c } = server(objects);
+    expect(c.command).toBeUndefined(); // the image's ENTRYPOINT (conclave) stays
+    expect(c.args).toEqual(['k8s', 'start']);
+    const env = podEnv(c, { name: 'demo-conclave-0', namespace: NS });
+    // The data directory is the image's, on the volume mounted where the image declares its VOLUME.
+    expect(env['CONCLAVE_DATA']).toBe(image.env.get('CONCLAVE_DATA'));
+    const dataMount = c.volumeMounts?.find((m) => m.name === spec['volumeClaimTemplates'][0].metadata.name);
+    expect(image.volumes).toContain(dataMount?.mountPath);
+    expect(c.volumeMounts?.find((m) => m.mountPath === '/tmp')).toBeDefined();
+    expect(pod['volumes'].find((v: any) => v.name === 'tmp').emptyDir).toBeDefined();
+    // Every CONCLAVE_* variable other than the k8s start logic's own is a server option.
+    const known = new Set(Object.values(SERVER_OPTIONS).map(([e]) => e));
+    for (const k of Object.keys(env)) if (!k.startsWith('CONCLAVE_K8S_')) expect(known, k).toContain(k);
+    expect(pod['securityContext']).toMatchObject({ runAsNonRoot: true, runAsUser: Number(image.user.split(':')[0]), fsGroup: Number(image.user.split(':')[1]), seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c['securityContext']).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod['automountServiceAccountToken']).toBe(false);
+    // The ports the container declares are the ones its listeners use.
+    const port = (name: string): number => c.ports?.find((p) => p.name === name)?.containerPort as number;
+    expect(env['CONCLAVE_LISTEN']).toBe(`0.0.0.0:${port('client')}`);
+    expect(env['CONCLAVE_PEER_LISTEN']).toBe(`0.0.0.0:${port('peer')}`);
+    expect(env['CONCLAVE_METRICS_LISTEN']).toBe(`0.0.0.0:${port('metrics')}`);
+    expect(c['resources']).toMatchObject({ requests: { cpu: '250m', memory: '512Mi' }, limits: { memory: '1Gi' } });
+  });
+
+  it('probes /livez for startup and liveness and /readyz for readiness, on the metrics port', () => {
+    const { c } = server(render());
+    expect(c['startupProbe']).toMatchObject({ httpGet: { path: '/livez', port: 'metrics' } });
+    expect(c['livenessProbe']).toMatchObject({ httpGet: { path: '/livez', port: 'metrics' } });
+    expect(c['readinessProbe']).toMatchObject({ httpGet: { path: '/readyz', port: 'metrics' } });
+    // The start logic may wait for a leader before the server listens: the startup probe allows minutes.
+    const startup = c['startupProbe'] as { periodSeconds: number; failureThreshold: number };
+    expect(startup.periodSeconds * startup.failureThreshold).toBeGreaterThanOrEqual(300);
+  });
+
+  it('keeps a majority through voluntary disruptions: a PDB of one, hard anti-affinity by default, zone spread', () => {
+    const objects = render();
+    const { spec, pod } = server(objects);
+    const podLabels = spec['template'].metadata.labels as Record<string, string>;
+    const pdb = find(objects, 'PodDisruptionBudget');
+    expect(pdb.apiVersion).toBe('policy/v1');
+    expect((pdb['spec'] as any).maxUnavailable).toBe(1);
+    expect((pdb['spec'] as any).minAvailable).toBeUndefined();
+    expect(podLabels).toMatchObject((pdb['spec'] as any).selector.matchLabels);
+    const hard = pod['affinity'].podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+    expect(hard).toHaveLength(1);
+    expect(hard[0].topologyKey).toBe('kubernetes.io/hostname');
+    expect(podLabels).toMatchObject(hard[0].labelSelector.matchLabels);
+    expect(pod['topologySpreadConstraints'][0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway' });
+
+    const soft = server(render({ podAntiAffinity: 'soft' })).pod['affinity'].podAntiAffinity;
+    expect(soft.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+    expect(soft.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(server(render({ podAntiAffinity: 'none' })).pod['affinity']).toBeUndefined();
+  });
+
+  it('changes membership safely: a scale-down hook before upgrades and rollbacks, a step-down (not a removal) before a stop', () => {
+    const objects = render({ replicaCount: 3 });
+    const { c } = server(objects);
+    expect((c['lifecycle'] as any).preStop.exec.command).toEqual(['conclave', 'k8s', 'step-down']);
+    const hook = find(objects, 'Job', 'demo-conclave-scale-down');
+    expect(hook.metadata.annotations?.['helm.sh/hook']).toBe('pre-upgrade,pre-rollback');
+    const [job] = containersOf(hook);
+    expect(job?.args).toEqual(['k8s', 'scale-down', '--replicas', '3']);
+    // The hook knows the members by the same names the pods do.
+    const hookEnv = podEnv(job as Container, { name: 'unused', namespace: NS });
+    const podEnvOf0 = podEnv(c, { name: 'demo-conclave-0', namespace: NS });
+    for (const [k, v] of Object.entries(hookEnv)) expect(podEnvOf0[k], k).toBe(v);
+    // Nothing in the chart removes a member when a pod stops.
+    expect(JSON.stringify(objects)).not.toMatch(/member remove|MemberRemove/);
+    expect(containersOf(find(render({ replicaCount: 5, 'cluster.initialMembers': 3 }), 'Job', 'demo-conclave-scale-down'))[0]?.args).toEqual(['k8s', 'scale-down', '--replicas', '5']);
+    // Scaling does not change the pod template (no rolling restart of every member on a scale).
+    const template = (n: number): string => JSON.stringify(server(render({ replicaCount: n })).spec['template']);
+    expect(template(5)).toBe(template(3));
+  });
+
+  it('passes config keys as the server environment variables and refuses keys the chart owns', () => {
+    const { c } = server(render({ 'config.watchesMax': 5000, 'config.logLevel': 'debug' }));
+    const env = podEnv(c, { name: 'demo-conclave-1', namespace: NS });
+    expect(env['CONCLAVE_WATCHES_MAX']).toBe('5000');
+    expect(env['CONCLAVE_LOG_LEVEL']).toBe('debug');
+    const r = renderChart(bin, { 'config.members': 'x' }).run;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('config.members is set by the chart');
+  });
+
+  for (const [values, message] of [
+    [{ replicaCount: 4 }, 'replicaCount is 4: use 3 or 5'],
+    [{ replicaCount: 2 }, 'replicaCount is 2: use 3 or 5'],
+    [{ replicaCount: 1 }, 'replicaCount is 1: use 3 or 5'],
+    [{ 'cluster.initialMembers': 4, replicaCount: 5 }, 'cluster.initialMembers is 4: use 3 or 5'],
+    [{ replicaCount: 0 }, 'replicaCount must be at least 1'],
+    [{ podAntiAffinity: 'sometimes' }, 'podAntiAffinity must be hard, soft or none'],
+  ] as const) {
+    it(`refuses ${JSON.stringify(values)} with a clear message`, () => {
+      const r = renderChart(bin, values).run;
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(message);
+    });
+  }
+
+  it('renders 1 or an even count when explicitly allowed', () => {
+    for (const n of [1, 4]) {
+      const { spec } = server(render({ replicaCount: n, 'cluster.initialMembers': n, 'cluster.allowUnsafeReplicaCount': true }));
+      expect(spec['replicas']).toBe(n);
+    }
+  });
+
+  it('renders every optional feature: ServiceMonitor, PrometheusRule, snapshot CronJob, TLS placeholder, restore mode', async () => {
+    const objects = render(ALL_FEATURES);
+    for (const o of objects) if (!o.apiVersion.startsWith('monitoring.coreos.com/')) await validate(o);
+    const { pod, c } = server(objects);
+    // ServiceMonitor: scrapes the headless Service (members ready or not) on its metrics port.
+    const sm = find(objects, 'ServiceMonitor');
+    const headless = find(objects, 'Service', 'demo-conclave-peers');
+    expect(headless.metadata.labels).toMatchObject((sm['spec'] as any).selector.matchLabels);
+    expect(find(objects, 'Service', 'demo-conclave').metadata.labels).not.toMatchObject((sm['spec'] as any).selector.matchLabels);
+    expect((sm['spec'] as any).endpoints[0]).toMatchObject({ port: 'metrics', path: '/metrics' });
+    expect((headless['spec'] as any).ports.map((p: any) => p.name)).toContain('metrics');
+    // PrometheusRule: the alerts the issue asks for (their metric names: metrics-names.test.ts).
+    const rule = find(objects, 'PrometheusRule');
+    const alerts = (rule['spec'] as any).groups.flatMap((g: any) => g.rules.map((r: any) => r.alert));
+    expect(alerts).toEqual(expect.arrayContaining(['ConclaveNoLeader', 'ConclaveFrequentLeaderChanges', 'ConclaveSlowFsync', 'ConclaveMemberLagging']));
+    // Snapshots: a CronJob, one run at a time, saving with conclave snapshot save to a RWO volume.
+    const cron = find(objects, 'CronJob');
+    expect((cron['spec'] as any).concurrencyPolicy).toBe('Forbid');
+    const [snap] = containersOf(cron);
+    expect(snap?.args?.join('\n')).toContain('conclave snapshot save');
+    expect(podEnv(snap as Container, { name: 'x', namespace: NS })['CONCLAVE_ENDPOINTS']?.split(',')).toHaveLength(5);
+    const pvc = find(objects, 'PersistentVolumeClaim', 'demo-conclave-snapshots');
+    expect((pvc['spec'] as any).accessModes).toEqual(['ReadWriteOnce']);
+    // TLS (a placeholder until issue #12): the Secret is mounted read-only.
+    expect(pod['volumes'].find((v: any) => v.name === 'tls').secret.secretName).toBe('conclave-tls');
+    expect(c.volumeMounts?.find((m) => m.name === 'tls')).toMatchObject({ mountPath: '/etc/conclave/tls', readOnly: true });
+    // Restore mode: the founders wait for the backup on their volume.
+    expect(podEnv(c, { name: 'demo-conclave-0', namespace: NS })['CONCLAVE_K8S_RESTORE_FILE']).toBe('/var/lib/conclave/restore.db');
+  });
+
+  it('prints NOTES on how to connect and check health, and warns that TLS is a placeholder', () => {
+    const r = helm(bin, ['install', 'demo', CHART, '--dry-run=client', '--namespace', NS, ...setArgs(ALL_FEATURES)]);
+    expect(r.code, r.stderr).toBe(0);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    expect(notes).toContain(`demo-conclave.${NS}.svc.cluster.local:4180`);
+    expect(notes).toContain('conclave status');
+    expect(notes).toContain('/readyz');
+    expect(notes).toContain('PLAINTEXT');
+    expect(notes).toContain('restore.db');
+  });
+});
