@@ -36,6 +36,22 @@ const READ_CATCH_UP_MS = 5000;
 /** Rows per write to the snapshot file: one chunk of the tree capture per event-loop turn. */
 const SNAPSHOT_CHUNK_ROWS = 2000;
 
+/**
+ * Deliberate bugs that only the fault suite sets (test/fault/teeth.test.ts), to prove it catches
+ * them. Read once at start from this environment variable.
+ */
+const UNSAFE_ENV = 'CONCLAVE_FAULT_UNSAFE';
+const UNSAFE_MODES = {
+  'local-reads': 'linearizable reads and fence checks skip ReadIndex and answer from local, possibly stale, state',
+} as const;
+type UnsafeMode = keyof typeof UNSAFE_MODES;
+
+function unsafeModeFromEnv(raw: string | undefined): UnsafeMode | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!(raw in UNSAFE_MODES)) throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `${UNSAFE_ENV} must be one of ${Object.keys(UNSAFE_MODES).join(', ')}, got "${raw}"`);
+  return raw as UnsafeMode;
+}
+
 export class ConclaveServer {
   readonly config: ServerConfig;
   readonly sm = new ConclaveStateMachine();
@@ -63,6 +79,8 @@ export class ConclaveServer {
   /** Sessions opened through this leader, by client host (for the per-client limit). */
   readonly #sessionsByClient = new Map<string, Set<number>>();
   #lastSweepMs = 0;
+  /** A deliberate bug for the fault suite's own test (CONCLAVE_FAULT_UNSAFE); never set in production. */
+  #unsafe: UnsafeMode | undefined;
 
   private constructor(config: ServerConfig, log: Logger) {
     this.config = config;
@@ -77,6 +95,10 @@ export class ConclaveServer {
 
   async #start(): Promise<void> {
     const cfg = this.config;
+    this.#unsafe = unsafeModeFromEnv(process.env[UNSAFE_ENV]);
+    if (this.#unsafe) {
+      this.#log.warn({ [UNSAFE_ENV]: this.#unsafe }, `UNSAFE BUILD: ${UNSAFE_ENV}=${this.#unsafe} switches on a deliberate bug (${UNSAFE_MODES[this.#unsafe]}); only the fault suite's own test may set it`);
+    }
     this.watches = new WatchHub({
       historyEventsMax: cfg.watchHistoryEvents,
       historyBytesMax: cfg.watchHistoryBytes,
@@ -86,7 +108,7 @@ export class ConclaveServer {
       compactionWarningEvents: Math.max(1, Math.floor(cfg.watchHistoryEvents / 10)),
     });
     this.#storage = await DiskStorage.open(cfg.dataDir, { onWarning: (msg, details) => this.#log.warn(details, msg) });
-    const peers = new Map([...cfg.members].filter(([id]) => id !== cfg.id).map(([id, m]) => [id, m.peer] as const));
+    const peers = new Map([...cfg.members].filter(([id]) => id !== cfg.id).map(([id, m]) => [id, this.#dialAddress(id, m.peer)] as const));
     this.#transport = await GrpcPeerTransport.start({ id: cfg.id, listen: cfg.peerListen, peers, onWarning: (msg, d) => this.#log.warn(d, msg) });
     this.driver = await RaftDriver.start({
       id: cfg.id,
@@ -287,8 +309,13 @@ export class ConclaveServer {
     if (!this.#transport) return;
     const source: Iterable<[NodeId, MemberAddresses]> = this.sm.members.size > 0 ? this.sm.members.list().map((m) => [m.id, m] as [NodeId, MemberAddresses]) : this.config.members;
     const peers = new Map<NodeId, string>();
-    for (const [id, m] of source) if (id !== this.config.id && m.peer !== '') peers.set(id, m.peer);
+    for (const [id, m] of source) if (id !== this.config.id && m.peer !== '') peers.set(id, this.#dialAddress(id, m.peer));
     this.#transport.setPeers(peers);
+  }
+
+  /** Where to dial a member: its advertised peer address unless --peer-dial redirects it. */
+  #dialAddress(id: NodeId, advertised: string): string {
+    return this.config.peerDial.get(id) ?? advertised;
   }
 
   notLeader(): ConclaveError {
@@ -321,7 +348,8 @@ export class ConclaveServer {
    * a bound, so a session never sees its zxid go backwards when it moves between replicas.
    */
   async readBarrier(linearizable: boolean, minZxid = 0): Promise<void> {
-    if (linearizable) await this.driver.readIndex();
+    // The fault suite's deliberate bug: serve "linearizable" reads from local state, possibly stale.
+    if (linearizable && this.#unsafe !== 'local-reads') await this.driver.readIndex();
     if (minZxid > this.sm.lastApplied) {
       const caughtUp = await Promise.race([
         this.driver.waitApplied(minZxid).then(() => true),

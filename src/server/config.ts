@@ -27,6 +27,11 @@ export interface ServerConfig {
   readonly members: ReadonlyMap<NodeId, MemberAddress>;
   /** Join a running cluster (after `member add`) instead of founding one: never bootstrap. */
   readonly join: boolean;
+  /**
+   * Members to dial at another address than the peer address they advertise (a proxy, NAT):
+   * id → host:port. Only this replica's outgoing peer connections use it.
+   */
+  readonly peerDial: ReadonlyMap<NodeId, string>;
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly snapshotEveryEntries: number;
@@ -59,6 +64,7 @@ export const SERVER_OPTIONS = {
   'metrics-listen': ['CONCLAVE_METRICS_LISTEN', 'HTTP host:port for /metrics, /livez, /readyz (default 127.0.0.1:4280)'],
   members: ['CONCLAVE_MEMBERS', 'founding members: id=peerHost:port/clientHost:port,… (default: this member alone)'],
   join: ['CONCLAVE_JOIN', 'join a running cluster that already added this member (see `member add`) instead of founding one'],
+  'peer-dial': ['CONCLAVE_PEER_DIAL', 'dial member ID at this address instead of its advertised peer address (a proxy, NAT): ID=host:port,…'],
   'tick-ms': ['CONCLAVE_TICK_MS', 'Raft tick (default 100)'],
   'election-ticks': ['CONCLAVE_ELECTION_TICKS', 'election timeout in ticks, randomized up to twice (default 10)'],
   'snapshot-every': ['CONCLAVE_SNAPSHOT_EVERY', 'entries between snapshots (default 10000)'],
@@ -145,6 +151,7 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     metricsListen,
     members,
     join: joinRaw === 'true',
+    peerDial: parsePeerDial(get('peer-dial'), id),
     tickMs: int('tick-ms', 100, 1),
     electionTicks: int('election-ticks', 10, 2),
     snapshotEveryEntries: int('snapshot-every', 10_000, 1),
@@ -181,4 +188,20 @@ export function parseMemberList(raw: string): Map<NodeId, MemberAddress> {
     members.set(id, { peer: m[2] as string, client: m[3] as string });
   }
   return members;
+}
+
+/** `id=host:port,…` (--peer-dial) → id → the address to dial that member at. */
+export function parsePeerDial(raw: string | undefined, self: NodeId): Map<NodeId, string> {
+  const dial = new Map<NodeId, string>();
+  if (raw === undefined || raw.trim() === '') return dial;
+  for (const part of raw.split(',')) {
+    const m = /^\s*(\d+)=([^\s/:]+:\d{1,5})\s*$/.exec(part);
+    if (!m) throw bad(`--peer-dial entry "${part}" must look like 2=127.0.0.1:5192 (id=host:port)`);
+    const id = Number(m[1]);
+    if (!Number.isSafeInteger(id) || id < 1) throw bad(`member id in --peer-dial entry "${part}" must be a positive integer`);
+    if (id === self) throw bad(`--peer-dial names this member (${self}); it only redirects connections to other members`);
+    if (dial.has(id)) throw bad(`member ${id} is listed twice in --peer-dial`);
+    dial.set(id, m[2] as string);
+  }
+  return dial;
 }

@@ -1,4 +1,4 @@
-// History vocabulary for linearizability checking.
+// History vocabulary for linearizability checking (and the fault suite's other checkers).
 //
 // A history is a sequence of events, one object per line on disk (JSON Lines).
 // Each operation is an `invoke` event followed, for the same process, by exactly
@@ -6,8 +6,9 @@
 // `info` (unknown: it may take effect at any time after the invoke, or never).
 
 export type EventType = 'invoke' | 'ok' | 'fail' | 'info';
-export type OpFunction = 'read' | 'write' | 'cas';
-export type Value = string | number | null;
+export type OpFunction = 'read' | 'write' | 'cas' | 'create' | 'delete';
+/** A register value, or (a read of a set) the list of its members. */
+export type Value = string | number | null | readonly string[];
 
 export interface HistoryEvent {
   /** Client id; a process has at most one operation outstanding. */
@@ -15,7 +16,11 @@ export interface HistoryEvent {
   type: EventType;
   f: OpFunction;
   key: string;
-  /** write: the value written; cas: the new value; read: null on invoke, the value read (null = absent) on ok. */
+  /**
+   * write: the value written; cas: the new value; read: null on invoke, the value read (null =
+   * absent) on ok; create: the data on invoke, what was created on ok (the node's name, sequential
+   * suffix included, or a lock's fencing token); delete: null, or what is deleted (a lock's token).
+   */
   value: Value;
   /** cas only: the expected old value (null = absent). */
   expected?: Value;
@@ -24,7 +29,7 @@ export interface HistoryEvent {
 }
 
 const EVENT_TYPES: readonly EventType[] = ['invoke', 'ok', 'fail', 'info'];
-const OP_FUNCTIONS: readonly OpFunction[] = ['read', 'write', 'cas'];
+const OP_FUNCTIONS: readonly OpFunction[] = ['read', 'write', 'cas', 'create', 'delete'];
 
 // ---------------------------------------------------------------------------
 // JSON Lines
@@ -63,6 +68,7 @@ function canonical(e: HistoryEvent): HistoryEvent {
 }
 
 function isValue(v: unknown): v is Value {
+  if (Array.isArray(v)) return v.every((x) => typeof x === 'string');
   return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 }
 
@@ -74,11 +80,11 @@ function shapeProblem(x: unknown): string | undefined {
   if (!EVENT_TYPES.includes(o.type as EventType)) return `"type" must be one of ${EVENT_TYPES.join(', ')}`;
   if (!OP_FUNCTIONS.includes(o.f as OpFunction)) return `"f" must be one of ${OP_FUNCTIONS.join(', ')}`;
   if (typeof o.key !== 'string') return '"key" must be a string';
-  if (!('value' in o) || !isValue(o.value)) return '"value" must be a string, a finite number or null';
+  if (!('value' in o) || !isValue(o.value)) return '"value" must be a string, a finite number, a list of strings or null';
   if (typeof o.time !== 'number' || !Number.isFinite(o.time)) return '"time" must be a finite number';
   if (o.expected !== undefined) {
     if (o.f !== 'cas') return '"expected" is only allowed on cas events';
-    if (!isValue(o.expected)) return '"expected" must be a string, a finite number or null';
+    if (!isValue(o.expected)) return '"expected" must be a string, a finite number, a list of strings or null';
   } else if (o.f === 'cas' && o.type === 'invoke') {
     return 'a cas invoke needs "expected" (null = absent)';
   }
@@ -103,13 +109,21 @@ export interface OpHandle {
  */
 export class HistoryRecorder {
   readonly #now: () => number;
+  readonly #onEvent: ((e: HistoryEvent) => void) | undefined;
   readonly #events: HistoryEvent[] = [];
   /** Open operation per process. */
   readonly #open = new Map<number, OpHandle>();
   #lastTime = -Infinity;
 
-  constructor(now: () => number) {
+  /** `onEvent` sees each event as it is recorded (to stream a long history to disk). */
+  constructor(now: () => number, onEvent?: (e: HistoryEvent) => void) {
     this.#now = now;
+    this.#onEvent = onEvent;
+  }
+
+  /** How many events are recorded. */
+  get size(): number {
+    return this.#events.length;
   }
 
   invoke(process: number, f: OpFunction, key: string, value: Value, expected?: Value): OpHandle {
@@ -127,12 +141,17 @@ export class HistoryRecorder {
     return handle;
   }
 
-  /** The op happened. For a read, `value` is the value read (null = absent). */
+  /**
+   * The op happened. For a read, `value` is the value read (null = absent); for a create, what was
+   * created (default: the invoked value).
+   */
   ok(handle: OpHandle, value?: Value): void {
     let result = handle.value;
     if (handle.f === 'read') {
       if (value === undefined) throw new Error('ok() of a read needs the value read (null = absent)');
       result = value;
+    } else if (handle.f === 'create') {
+      result = value ?? handle.value;
     } else if (value !== undefined && value !== handle.value) {
       throw new Error(`ok() of a ${handle.f} got value ${String(value)} but the op was invoked with ${String(handle.value)}`);
     }
@@ -178,6 +197,8 @@ export class HistoryRecorder {
   #push(handle: OpHandle, type: EventType, value: Value, time: number): void {
     const event: HistoryEvent = { process: handle.process, type, f: handle.f, key: handle.key, value, time };
     if (handle.f === 'cas') event.expected = handle.expected ?? null;
-    this.#events.push(canonical(event));
+    const e = canonical(event);
+    this.#events.push(e);
+    this.#onEvent?.(e);
   }
 }

@@ -521,11 +521,58 @@ describe('history JSON Lines', () => {
   it('names the bad line', () => {
     const good = toJsonLines([{ process: 0, type: 'invoke', f: 'read', key: 'k', value: null, time: 1 }]);
     expect(() => fromJsonLines(good + '{"process": 0, "type": "ok"\n')).toThrow(/line 2: invalid JSON/);
-    expect(() => fromJsonLines(good + '\n' + good.replace('"read"', '"delete"'))).toThrow(/line 3: "f" must be/);
+    expect(() => fromJsonLines(good + '\n' + good.replace('"read"', '"append"'))).toThrow(/line 3: "f" must be/);
     expect(() => fromJsonLines(good.replace(',"value":null', ''))).toThrow(/line 1: "value"/);
     expect(() => fromJsonLines('[1]')).toThrow(/line 1: not a JSON object/);
     const cas = '{"process":0,"type":"invoke","f":"cas","key":"k","value":1,"time":0}';
     expect(() => fromJsonLines(cas)).toThrow(/line 1: a cas invoke needs "expected"/);
+  });
+});
+
+describe('create and delete', () => {
+  it('accepts a create of an absent register, then a delete, then reads of absent', () => {
+    expect(
+      verdictOf(
+        { p: 0, f: 'create', v: 'a', t: [0, 1] },
+        { p: 1, f: 'read', t: [2, 3], r: 'a' },
+        { p: 0, f: 'delete', t: [4, 5] },
+        { p: 1, f: 'read', t: [6, 7], r: null },
+      ),
+    ).toBe('ok');
+  });
+
+  it('rejects two creates that both succeed with no delete between them', () => {
+    const result = checkLinearizable(history({ p: 0, f: 'create', v: 'a', t: [0, 1] }, { p: 1, f: 'create', v: 'b', t: [2, 3] }));
+    expect(result.verdict).toBe('illegal');
+    expect(result.failure?.explanation).toMatch(/cannot be created/);
+  });
+
+  it('rejects a read of a deleted register', () => {
+    expect(verdictOf({ p: 0, f: 'create', v: 'a', t: [0, 1] }, { p: 0, f: 'delete', t: [2, 3] }, { p: 1, f: 'read', t: [4, 5], r: 'a' })).toBe('illegal');
+  });
+
+  it('lets an info delete happen any time after its invoke, or never', () => {
+    for (const r of ['a', null]) {
+      expect(verdictOf({ p: 0, f: 'create', v: 'a', t: [0, 1] }, { p: 0, f: 'delete', t: [2, 3], out: 'info' }, { p: 1, f: 'read', t: [4, 5], r })).toBe('ok');
+    }
+  });
+
+  it('treats equal lists as one value', () => {
+    expect(verdictOf({ p: 0, f: 'write', v: ['x', 'y'], t: [0, 1] }, { p: 1, f: 'read', t: [2, 3], r: ['x', 'y'] })).toBe('ok');
+    expect(verdictOf({ p: 0, f: 'write', v: ['x', 'y'], t: [0, 1] }, { p: 1, f: 'read', t: [2, 3], r: ['y', 'x'] })).toBe('illegal');
+  });
+
+  it('round-trips create, delete and list values through JSON Lines', () => {
+    const events: HistoryEvent[] = [
+      { process: 3, type: 'invoke', f: 'create', key: '/s', value: 'e1', time: 1 },
+      { process: 3, type: 'ok', f: 'create', key: '/s', value: 'e1-0000000001', time: 2 },
+      { process: 4, type: 'invoke', f: 'read', key: '/s', value: null, time: 3 },
+      { process: 4, type: 'ok', f: 'read', key: '/s', value: ['e1-0000000001'], time: 4 },
+      { process: 3, type: 'invoke', f: 'delete', key: '/s', value: null, time: 5 },
+      { process: 3, type: 'info', f: 'delete', key: '/s', value: null, time: 5 },
+    ];
+    expect(fromJsonLines(toJsonLines(events))).toEqual(events);
+    expect(() => fromJsonLines('{"process":0,"type":"ok","f":"read","key":"k","value":[1],"time":0}')).toThrow(/"value" must be/);
   });
 });
 
@@ -566,5 +613,14 @@ describe('HistoryRecorder', () => {
     expect(() => r.ok(rd)).toThrow(/value read/);
     now = 4;
     expect(() => r.ok(rd, 1)).toThrow(/backwards/);
+  });
+
+  it('records what a create made, which may differ from its data', () => {
+    const r = new HistoryRecorder(() => 1);
+    const c = r.invoke(0, 'create', '/seq', 'p0-1');
+    r.ok(c, 'p0-1-0000000007');
+    const w = r.invoke(0, 'write', 'k', 'a');
+    expect(() => r.ok(w, 'b')).toThrow(/invoked with/);
+    expect(r.events()[1]).toEqual({ process: 0, type: 'ok', f: 'create', key: '/seq', value: 'p0-1-0000000007', time: 1 });
   });
 });

@@ -1,4 +1,5 @@
-// Linearizability checker for a per-key register (read / write / cas).
+// Linearizability checker for a per-key register (read / write / cas, and create / delete: a
+// create takes effect only on an absent register, a delete only on a present one).
 //
 // Keys are independent registers, so the history is partitioned by key and each
 // key is checked on its own (P-compositionality). Each key is checked with the
@@ -150,13 +151,15 @@ interface KeyModel {
 
 function buildModel(paired: PairedOp[]): KeyModel {
   const values: Value[] = [null];
-  const ids = new Map<Value, number>([[null, ABSENT]]);
+  // Keyed by JSON text, so equal lists (set reads) are one value and "1" and 1 stay two.
+  const ids = new Map<string, number>([['null', ABSENT]]);
   const intern = (v: Value): number => {
-    let id = ids.get(v);
+    const key = JSON.stringify(v);
+    let id = ids.get(key);
     if (id === undefined) {
       id = values.length;
       values.push(v);
-      ids.set(v, id);
+      ids.set(key, id);
     }
     return id;
   };
@@ -168,8 +171,8 @@ function buildModel(paired: PairedOp[]): KeyModel {
     if (outcome === 'fail') continue; // definitely did not happen
     const info = outcome === 'info';
     if (p.f === 'read' && info) continue; // no effect and no observed result
-    const arg = intern(p.f === 'read' ? (p.end?.value ?? null) : p.invoke.value);
-    if (p.f !== 'read') written.add(arg);
+    const arg = p.f === 'delete' ? ABSENT : intern(p.f === 'read' ? (p.end?.value ?? null) : p.invoke.value);
+    if (p.f !== 'read' && p.f !== 'delete') written.add(arg);
     ops.push({
       bit: ops.length,
       source: p,
@@ -212,6 +215,10 @@ function step(op: ModelOp, state: number): number {
       return state === op.expected ? op.arg : REJECT;
     case 'read':
       return state === op.arg ? state : REJECT;
+    case 'create':
+      return state === ABSENT ? op.arg : REJECT;
+    case 'delete':
+      return state !== ABSENT ? ABSENT : REJECT;
   }
 }
 
@@ -436,13 +443,18 @@ function whyRejected(op: ModelOp, state: number, model: KeyModel): string {
       return `register holds ${fmt(state)}, not the expected ${fmt(op.expected)}${neverWritten(op.expected)}`;
     case 'write':
       return 'a write always applies (this should not happen)';
+    case 'create':
+      return `register holds ${fmt(state)}, so it cannot be created`;
+    case 'delete':
+      return 'register is absent, so it cannot be deleted';
   }
 }
 
 function describeOp(op: ModelOp, values: Value[]): string {
   const fmt = (id: number): string => formatValue(values[id] ?? null);
   const p = op.source;
-  const what = op.f === 'read' ? `read -> ${fmt(op.arg)}` : op.f === 'write' ? `write ${fmt(op.arg)}` : `cas ${fmt(op.expected)} -> ${fmt(op.arg)}`;
+  const what =
+    op.f === 'read' ? `read -> ${fmt(op.arg)}` : op.f === 'write' ? `write ${fmt(op.arg)}` : op.f === 'cas' ? `cas ${fmt(op.expected)} -> ${fmt(op.arg)}` : op.f === 'create' ? `create ${fmt(op.arg)}` : 'delete';
   const outcome = op.info ? (p.end ? 'info' : 'never completed') : 'ok';
   const span = op.info ? `t=${op.call}..` : `t=${op.call}..${op.ret}`;
   return `process ${p.process} ${what} (${outcome}, ${span})`;
