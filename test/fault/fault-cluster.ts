@@ -11,6 +11,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterStatus } from '../../src/client/types.js';
 import { Client as RawClient, RpcError } from '../integration/harness.js';
 import { MemberProcess, type MemberSlot } from './member-process.js';
 import { ProxyMesh } from './proxy-mesh.js';
@@ -29,16 +30,8 @@ export interface FaultClusterOptions {
   readonly unsafe?: string;
 }
 
-export interface MemberStatus {
-  readonly id: number;
-  readonly role: string;
-  readonly term: number;
-  readonly leader: number;
-  readonly commit: number;
-  readonly applied: number;
-  readonly voters: readonly number[];
-  readonly learners: readonly number[];
-}
+/** What the suite reads from `Cluster.Status` (the SDK's `ClusterStatus`, without the costly digest). */
+export type MemberStatus = Pick<ClusterStatus, 'id' | 'role' | 'term' | 'leader' | 'commit' | 'applied' | 'voters' | 'learners'>;
 
 const STATUS_TIMEOUT_MS = 1000;
 /** How often conditions on members' status are polled. */
