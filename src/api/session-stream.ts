@@ -109,6 +109,8 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     };
 
     call.on('data', (frame: Req) => {
+      // A stream that was cut (or closed) runs nothing more: its answers could not be delivered.
+      if (closed || cutting) return;
       const id = typeof frame['id'] === 'number' ? frame['id'] : 0;
       const op = typeof frame['op'] === 'string' ? frame['op'] : '';
       const method = METHOD_OF[op];
