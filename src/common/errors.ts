@@ -45,6 +45,14 @@ export const ErrorCode = {
   STALE_REQUEST: 'STALE_REQUEST',
   /** Too many requests in flight on one session stream: retry once some answers have arrived. */
   TOO_MANY_REQUESTS: 'TOO_MANY_REQUESTS',
+  /** The caller presented no credentials, or ones that are invalid or expired (auth is on). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The caller's identity lacks the permission the request needs on its path (see `conclave acl`). Nothing changed. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** The request would take a subtree past its quota of nodes or bytes (see `conclave quota`). Nothing changed. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** The session sent more operations or bytes per second than its rate limit allows: retry after `retryAfterMs`. */
+  RATE_LIMITED: 'RATE_LIMITED',
   /** A server bug: the request failed in a way no other code describes (details stay in the server's log). */
   INTERNAL: 'INTERNAL',
 } as const;
