@@ -71,7 +71,7 @@ export class Raft {
   uncommittedBytes = 0;
   /** The leader owes followers an append (new entries or a new commit index). */
   appendPending = false;
-  /** This node was removed from the membership. */
+  /** The latest applied membership change concerning this node removed it. */
   removed = false;
   readonly readQueue = new ReadIndexQueue();
   /** Reads that arrived before this leader committed an entry of its own term. */
@@ -668,6 +668,9 @@ export class Raft {
       if (this.role === Role.Leader) this.becomeFollower(this.term, NONE);
       return;
     }
+    // An id that was removed and later added back: a fresh replica of it replays the old removal
+    // from the log before its re-addition; the latest change concerning this node decides.
+    if (cc.nodeId === this.id) this.removed = false;
     if (this.role === Role.Leader) {
       if (this.leadTransferee !== NONE && !this.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
       // The quorum changed: something may have become committed; new members need the log.

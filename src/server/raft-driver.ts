@@ -86,6 +86,8 @@ export class RaftDriver {
   #appliedWaiters: Waiter[] = [];
   #readContext = 0;
   #ticker: NodeJS.Timeout | undefined;
+  /** Armed while the latest membership change concerning this replica removed it (see `#removedSeen`). */
+  #removedTimer: NodeJS.Timeout | undefined;
   #draining = false;
   #stopped = false;
   /** The snapshot being written, if any; `stop()` waits for it so nothing writes after the owner closes. */
@@ -191,6 +193,7 @@ export class RaftDriver {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#ticker) clearInterval(this.#ticker);
+    if (this.#removedTimer) clearTimeout(this.#removedTimer);
     const err = stoppedError(this.id);
     for (const p of this.#pending.values()) p.reject(err);
     for (const r of this.#reads.values()) r.reject(err);
@@ -253,7 +256,7 @@ export class RaftDriver {
         this.node.advance();
         this.#wakeAppliedWaiters();
         this.#maybeSnapshot();
-        if (this.node.isRemoved()) this.#opts.onRemoved?.();
+        if (this.node.isRemoved()) this.#removedSeen();
       }
     } catch (err: unknown) {
       // Crash rather than corrupt: a replica that cannot persist must not go on acknowledging.
@@ -263,6 +266,30 @@ export class RaftDriver {
       this.#draining = false;
     }
     if (!this.#stopped && this.node.hasReady()) this.#kick();
+  }
+
+  /**
+   * Removed from the membership: stop, unless a later entry adds this id back. A fresh replica of
+   * an id that was removed and added again replays the old removal first, and the leader goes on
+   * sending it the rest; a removed member stops hearing from the leader. So the removal is final
+   * once it still stands after two election timeouts in which nothing more was applied.
+   */
+  #removedSeen(): void {
+    if (this.#removedTimer) return;
+    const graceMs = 2 * (this.#opts.electionTicks ?? 10) * (this.#opts.tickMs ?? 100);
+    let applied = this.node.status().applied;
+    const check = (): void => {
+      this.#removedTimer = undefined;
+      if (this.#stopped || !this.node.isRemoved()) return;
+      const now = this.node.status().applied;
+      if (now === applied) {
+        this.#opts.onRemoved?.();
+        return;
+      }
+      applied = now;
+      this.#removedTimer = setTimeout(check, graceMs);
+    };
+    this.#removedTimer = setTimeout(check, graceMs);
   }
 
   #apply(e: Entry): void {

@@ -61,6 +61,8 @@ export type TreeOpResult =
 export interface OpError {
   readonly code: ErrorCode;
   readonly message: string;
+  /** QUOTA_EXCEEDED only: the quota, its limits and its usage (see quotas.ts). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** Per-op result of a multi that failed: the failing op's error, RUNTIME_INCONSISTENCY for all others. */
@@ -69,6 +71,24 @@ export type MultiOpResult = TreeOpResult | { readonly type: 'error'; readonly er
 export type MultiResult =
   | { readonly ok: true; readonly results: readonly TreeOpResult[] }
   | { readonly ok: false; readonly failedIndex: number; readonly error: OpError; readonly results: readonly MultiOpResult[] };
+
+/**
+ * Told of every change to the number of nodes and bytes of data at a path (quotas.ts keeps its
+ * usage this way). The tree calls `admit` before a create or a growing set, once everything else
+ * was validated: it may throw (QUOTA_EXCEEDED) to refuse, and the tree changes nothing. It calls
+ * `account` when a node is linked, unlinked or its data replaced, and again with the opposite
+ * deltas when a multi rolls that back; `account` never throws.
+ */
+export interface TreeSizeObserver {
+  admit(path: string, nodes: number, bytes: number): void;
+  account(path: string, nodes: number, bytes: number): void;
+}
+
+/** The failure of a multi whose op `index` failed with `error` (every other op: RUNTIME_INCONSISTENCY). */
+export function failedMulti(count: number, index: number, error: OpError): MultiResult & { readonly ok: false } {
+  const others = { type: 'error', error: { code: ErrorCode.RUNTIME_INCONSISTENCY, message: `op ${index} of the multi failed: ${error.code}` } } as const;
+  return { ok: false, failedIndex: index, error, results: Array.from({ length: count }, (_, j) => (j === index ? { type: 'error', error } : others)) };
+}
 
 const ROOT = '/';
 
@@ -114,6 +134,7 @@ export class DataTree {
   /** The capture in progress, if any: writes keep the rows it has not reached yet. */
   #capture: CaptureState | undefined;
   #captures = 0;
+  #sizes: TreeSizeObserver | undefined;
 
   constructor(limits: Readonly<StateLimits> = stateLimits) {
     this.limits = limits;
@@ -248,6 +269,38 @@ export class DataTree {
   }
 
   /**
+   * Nodes and data bytes of the subtree at `path` (a valid path), the node itself included; zero
+   * when it does not exist. The reserved subtree (`/conclave`) is never counted.
+   */
+  subtreeSize(path: string): { nodes: number; bytes: number } {
+    let nodes = 0;
+    let bytes = 0;
+    const stack = isReservedPath(path) ? [] : [path];
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      const node = this.#nodes.get(p);
+      if (node === undefined) continue;
+      nodes++;
+      bytes += node.data.length;
+      for (const name of node.children) {
+        const child = p === ROOT ? `/${name}` : `${p}/${name}`;
+        if (!isReservedPath(child)) stack.push(child);
+      }
+    }
+    return { nodes, bytes };
+  }
+
+  /** Every node's path and data length, in no particular order. */
+  *sizes(): IterableIterator<[path: string, bytes: number]> {
+    for (const [path, node] of this.#nodes) yield [path, node.data.length];
+  }
+
+  /** Sets (or with undefined, clears) the one observer of node and byte counts. */
+  observeSizes(observer: TreeSizeObserver | undefined): void {
+    this.#sizes = observer;
+  }
+
+  /**
    * A digest of the whole tree (paths, stats, kinds, TTLs, data): the sum mod 2^32 of a CRC-32C per
    * node, so it does not depend on insertion order (a replica restored from a snapshot agrees).
    */
@@ -290,6 +343,7 @@ export class DataTree {
     }
     if (this.#nodes.has(actual)) throw fail(ErrorCode.NODE_EXISTS, `${actual} exists`, { path: actual });
     if (parent.kind === 'ephemeral') throw fail(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS, `${parentName} is ephemeral`, { path: actual });
+    this.#sizes?.admit(actual, 1, data.length);
 
     const node = new Znode(Uint8Array.from(data), kind, kind === 'ephemeral' ? sessionId : 0, ttlMs, zxid, timeMs);
     this.#link(actual, node, parent, zxid);
@@ -300,15 +354,19 @@ export class DataTree {
     checkTxnArgs(zxid, timeMs);
     this.#checkData(data);
     const node = this.#requireVersion(path, expectedVersion);
+    const grown = data.length - node.data.length;
+    if (grown > 0) this.#sizes?.admit(path, 0, grown);
     const prev = { data: node.data, version: node.version, mzxid: node.mzxid, mtime: node.mtime };
     this.#preserve(path, node);
     node.data = Uint8Array.from(data);
     node.version++;
     node.mzxid = zxid;
     node.mtime = timeMs;
-    this.#dataBytes += node.data.length - prev.data.length;
+    this.#dataBytes += grown;
+    this.#sizes?.account(path, 0, grown);
     this.#undo?.push(() => {
-      this.#dataBytes += prev.data.length - node.data.length;
+      this.#sizes?.account(path, 0, -grown);
+      this.#dataBytes -= grown;
       node.data = prev.data;
       node.version = prev.version;
       node.mzxid = prev.mzxid;
@@ -385,9 +443,8 @@ export class DataTree {
           if (!(err instanceof ConclaveError)) throw err;
           this.#rollback(undo);
           committed = true;
-          const error = { code: err.code, message: err.message };
-          const others = { type: 'error', error: { code: ErrorCode.RUNTIME_INCONSISTENCY, message: `op ${i} of the multi failed: ${err.code}` } } as const;
-          return { ok: false, failedIndex: i, error, results: ops.map((_, j) => (j === i ? { type: 'error', error } : others)) };
+          const error = err.code === ErrorCode.QUOTA_EXCEEDED ? { code: err.code, message: err.message, details: err.details } : { code: err.code, message: err.message };
+          return failedMulti(ops.length, i, error);
         }
       }
       committed = true;
@@ -478,9 +535,11 @@ export class DataTree {
     parent.cversion++;
     parent.pzxid = zxid;
     this.#dataBytes += node.data.length;
+    this.#sizes?.account(path, 1, node.data.length);
     this.#index(path, node, true);
     this.#undo?.push(() => {
       this.#index(path, node, false);
+      this.#sizes?.account(path, -1, -node.data.length);
       this.#dataBytes -= node.data.length;
       parent.pzxid = prev.pzxid;
       parent.cversion = prev.cversion;
@@ -503,9 +562,11 @@ export class DataTree {
     parent.cversion++;
     parent.pzxid = zxid;
     this.#dataBytes -= node.data.length;
+    this.#sizes?.account(path, -1, -node.data.length);
     this.#index(path, node, false);
     this.#undo?.push(() => {
       this.#index(path, node, true);
+      this.#sizes?.account(path, 1, node.data.length);
       this.#dataBytes += node.data.length;
       parent.pzxid = prev.pzxid;
       parent.cversion = prev.cversion;

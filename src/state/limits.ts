@@ -28,6 +28,14 @@ export interface StateLimits {
   lockDelayMsMax: number;
   /** Most bytes of the value a holder proclaims (leader election); more is LIMIT_EXCEEDED. */
   lockValueBytesMax: number;
+  /** Most paths with an ACL set; another is LIMIT_EXCEEDED. */
+  aclsMax: number;
+  /** Most grants in one ACL; more is LIMIT_EXCEEDED. */
+  aclGrantsMax: number;
+  /** Most bytes (= characters, identities are ASCII) of an identity name; longer is BAD_ARGUMENTS. */
+  identityBytesMax: number;
+  /** Most paths with a quota set; another is LIMIT_EXCEEDED. */
+  quotasMax: number;
 }
 
 export const stateLimits: Readonly<StateLimits> = Object.freeze({
@@ -42,6 +50,10 @@ export const stateLimits: Readonly<StateLimits> = Object.freeze({
   lockPermitsMax: 1000,
   lockDelayMsMax: 60_000,
   lockValueBytesMax: 4096,
+  aclsMax: 10_000,
+  aclGrantsMax: 64,
+  identityBytesMax: 256,
+  quotasMax: 10_000,
 });
 
 /** Throws INVALID_ARGUMENT unless every limit is a positive safe integer and the suffix fits 10 digits. */

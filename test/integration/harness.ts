@@ -229,7 +229,10 @@ export class Client {
   constructor(address: string) {
     const api = loadApi();
     const creds = grpc.credentials.createInsecure();
-    this.#clients = { Conclave: new api.Conclave(address, creds), Cluster: new api.Cluster(address, creds), Health: new api.Health(address, creds) };
+    // Its own connections, retried every second at most: gRPC's shared ones back off up to two
+    // minutes after a member was down for a while, so a restarted member would look dead for that long.
+    const opts: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1, 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 };
+    this.#clients = { Conclave: new api.Conclave(address, creds, opts), Cluster: new api.Cluster(address, creds, opts), Health: new api.Health(address, creds, opts) };
   }
 
   call(service: 'Conclave' | 'Cluster' | 'Health', method: string, req: object, timeoutMs = 10_000): Promise<Record<string, unknown>> {

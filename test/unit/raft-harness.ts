@@ -155,6 +155,13 @@ export class Cluster {
     return this.node(id);
   }
 
+  /** Replace `id` with a brand-new node of the same id and empty storage (a member whose disk was lost). */
+  replaceWithEmpty(id: NodeId): RawNode {
+    this.#queue = this.#queue.filter((m) => m.to !== id);
+    this.#start(id, new MemoryStorage());
+    return this.node(id);
+  }
+
   /** Crash and restart `id` from what its storage holds (unstable state and the queue's messages to it are lost). */
   restart(id: NodeId): RawNode {
     this.#queue = this.#queue.filter((m) => m.to !== id);

@@ -171,6 +171,29 @@ describe('adding and removing voters', () => {
   });
 });
 
+describe('re-adding a removed id', () => {
+  it('a fresh replica of a removed id replays its old removal, then its re-addition, and is not left removed', () => {
+    const c = withLearner();
+    change(c, 1, { type: ConfChangeType.Remove, nodeId: 4 });
+    expect(c.node(4).isRemoved()).toBe(true);
+    c.propose(1, 'while 4 was out');
+    c.deliverAll();
+    // 4's disk is lost; it comes back empty under the same id and is added again.
+    c.replaceWithEmpty(4);
+    change(c, 1, { type: ConfChangeType.AddLearner, nodeId: 4 });
+    c.tick(1, 2);
+    c.deliverAll();
+    c.tick(1);
+    // Its log held Remove(4) before AddLearner(4): the latest decides.
+    expect(c.node(4).isRemoved()).toBe(false);
+    expect(c.node(4).confState()).toEqual({ voters: [1, 2, 3], learners: [4] });
+    expect(c.values(4)).toContain('while 4 was out');
+    change(c, 1, { type: ConfChangeType.AddVoter, nodeId: 4 });
+    expect(c.node(4).confState().voters).toEqual([1, 2, 3, 4]);
+    expect(c.node(4).isRemoved()).toBe(false);
+  });
+});
+
 describe('leadership transfer', () => {
   it('the target becomes leader at a higher term at once, without waiting for an election timeout', () => {
     const c = new Cluster({ size: 3 }); // check-quorum leases on: only a forced campaign gets through
