@@ -8,6 +8,8 @@ import { crc32c } from '../common/checksum.js';
 
 export interface SessionEntry<R> {
   readonly timeoutMs: number;
+  /** The identity that opened it (auth on); '' for none. Only it (or root) may use the session. */
+  readonly owner: string;
   /** Latest applied request seq of this session; 0 before the first. */
   lastSeq: number;
   /** The outcome of request `lastSeq`. */
@@ -17,10 +19,10 @@ export interface SessionEntry<R> {
 export class SessionTable<R> {
   readonly #sessions = new Map<number, SessionEntry<R>>();
 
-  /** Opens a session; re-opening an open one keeps its request memory and takes the new timeout. */
-  open(sessionId: number, timeoutMs: number): void {
+  /** Opens a session; re-opening an open one keeps its owner and request memory and takes the new timeout. */
+  open(sessionId: number, timeoutMs: number, owner = ''): void {
     const prev = this.#sessions.get(sessionId);
-    this.#sessions.set(sessionId, { timeoutMs, lastSeq: prev?.lastSeq ?? 0, lastResult: prev?.lastResult });
+    this.#sessions.set(sessionId, { timeoutMs, owner: prev?.owner ?? owner, lastSeq: prev?.lastSeq ?? 0, lastResult: prev?.lastResult });
   }
 
   /** Forgets a session and its request memory; returns whether it was open. */
@@ -62,6 +64,7 @@ export class SessionTable<R> {
       view.setFloat64(8, s.timeoutMs, true);
       view.setFloat64(16, s.lastSeq, true);
       let crc = crc32c(new Uint8Array(view.buffer));
+      if (s.owner !== '') crc = crc32c(new TextEncoder().encode(s.owner), crc);
       if (s.lastResult !== undefined) crc = crc32c(encode(s.lastResult), crc);
       sum = (sum + crc) % 0x1_0000_0000;
     }

@@ -1,6 +1,7 @@
 /**
  * Conclave's replicated state machine: `apply(index, data)` decodes a txn and applies it to the
- * znode tree, the sessions table and the locks (mirrored read-only under `/conclave/locks`). The
+ * znode tree, the sessions table, the locks (mirrored read-only under `/conclave/locks`), the ACLs
+ * (checked here, at apply time, for a txn that carries an identity) and the quotas. The
  * zxid of a txn is its Raft index. Same input, same output, on every replica; no clock, no
  * randomness, no I/O.
  *
@@ -10,10 +11,13 @@
  */
 import { assert } from '../common/assert.js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { AclTable, type Permission, ROOT_IDENTITY } from './acl.js';
 import type { MultiOpResult, TreeCapture, TreeOp, TreeOpResult } from './data-tree.js';
-import { DataTree } from './data-tree.js';
+import { DataTree, failedMulti } from './data-tree.js';
 import { stateLimits, type StateLimits } from './limits.js';
-import { parentPath } from './path.js';
+import { lockNodePath } from './lock-name.js';
+import { parentPath, validatePath } from './path.js';
+import { QuotaTable } from './quotas.js';
 import { checkLockMirror, syncLockMirror } from './lock-mirror.js';
 import { lockRows, locksFromRows } from './lock-snapshot.js';
 import { LockTable } from './locks.js';
@@ -22,7 +26,7 @@ import { type MemberChange, MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
 import { decodeOutcome, memberRows, membersFromRows, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
 import { decodeTxn } from './txn-codec.js';
-import type { LockTxnBody, Txn } from './txn.js';
+import type { LockTxnBody, SecurityTxnBody, Txn, TxnBody } from './txn.js';
 
 export type TxnResult =
   | TreeOpResult
@@ -38,7 +42,8 @@ export type TxnResult =
   /** `cancelled: false`: the session was not waiting (granted meanwhile, or never queued); nothing changed. */
   | { readonly type: 'lockCancel'; readonly name: string; readonly cancelled: boolean }
   /** `woken: false`: no lock-delay had passed; nothing changed. */
-  | { readonly type: 'lockWake'; readonly name: string; readonly woken: boolean };
+  | { readonly type: 'lockWake'; readonly name: string; readonly woken: boolean }
+  | { readonly type: 'setAcl' | 'removeAcl' | 'setQuota' | 'removeQuota'; readonly path: string };
 
 export interface ApplyError {
   readonly code: ErrorCode;
@@ -47,6 +52,8 @@ export interface ApplyError {
   readonly failedIndex?: number;
   /** A failed multi: per-op results (the failing op's error, RUNTIME_INCONSISTENCY for the others). */
   readonly results?: readonly MultiOpResult[];
+  /** QUOTA_EXCEEDED only: `path` (the node), `quota` (the quota's path), its `maxNodes`/`maxBytes`, and its usage `nodes`, `bytes`. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export type TxnOutcome = { readonly ok: true; readonly result: TxnResult } | { readonly ok: false; readonly error: ApplyError };
@@ -82,7 +89,26 @@ function withLocks(outcome: TxnOutcome, events: readonly ChangeEvent[], changes:
 }
 
 function errorOutcome(err: ConclaveError): TxnOutcome {
+  if (err.code === ErrorCode.QUOTA_EXCEEDED) return { ok: false, error: { code: err.code, message: err.message, details: err.details } };
   return { ok: false, error: { code: err.code, message: err.message } };
+}
+
+/**
+ * The permission a tree op needs and the path it needs it on; undefined for an op of no known
+ * type (the tree refuses it). Throws BAD_PATH for a bad path, as the tree would: it says nothing
+ * about the state.
+ */
+function opPermission(op: TreeOp, pathBytesMax: number): readonly [Permission, string] | undefined {
+  if (typeof op !== 'object' || op === null) return undefined;
+  const perm: Permission | undefined = op.type === 'create' ? 'create' : op.type === 'set' ? 'write' : op.type === 'delete' ? 'delete' : op.type === 'check' ? 'read' : undefined;
+  if (perm === undefined) return undefined;
+  // A sequential create is checked on the requested prefix: the suffix is not known before apply.
+  validatePath(op.path, { allowSequentialPrefix: op.type === 'create' && op.sequential === true, pathBytesMax });
+  return [perm, op.path];
+}
+
+function isSecurityBody(body: TxnBody): body is SecurityTxnBody {
+  return body.type === 'setAcl' || body.type === 'removeAcl' || body.type === 'setQuota' || body.type === 'removeQuota';
 }
 
 function fail(code: ErrorCode, message: string): TxnOutcome {
@@ -94,6 +120,8 @@ export class ConclaveStateMachine {
   #sessions = new SessionTable<TxnOutcome>();
   #members = new MemberTable();
   #locks: LockTable;
+  #acls: AclTable;
+  #quotas: QuotaTable;
   #lastApplied = 0;
   /** The digest as of an applied index (see `digest`). */
   #digestAt: { readonly applied: number; readonly value: number } | undefined;
@@ -103,6 +131,19 @@ export class ConclaveStateMachine {
     this.limits = limits;
     this.#tree = new DataTree(limits);
     this.#locks = new LockTable(limits);
+    this.#acls = new AclTable(limits);
+    this.#quotas = new QuotaTable(limits);
+    this.#tree.observeSizes(this.#quotas);
+  }
+
+  /** The ACLs, for reads (`allowed`, `effective`, `list`; `version` to cache decisions). Do not mutate them directly. */
+  get acls(): AclTable {
+    return this.#acls;
+  }
+
+  /** The quotas and their usage, for reads. Do not mutate them directly. */
+  get quotas(): QuotaTable {
+    return this.#quotas;
   }
 
   /** The locks, for reads: `describe`, `validateFence`, `locksToWake`. Do not mutate them directly. */
@@ -158,7 +199,9 @@ export class ConclaveStateMachine {
     const events: ChangeEvent[] = [];
     const changes = new LockChanges();
     const body = txn.body;
-    if (body.type === 'createSession') return { ...this.#createSession(body.sessionId, body.timeoutMs), events };
+    if (body.type === 'createSession') return { ...this.#createSession(body.sessionId, body.timeoutMs, txn.identity ?? ''), events };
+    const sessionDenied = this.#notOwner(txn.identity, body.type === 'closeSession' ? body.sessionId : txn.sessionId);
+    if (sessionDenied) return { ...sessionDenied, events };
     if (body.type === 'closeSession') return withLocks(this.#closeSession(body.sessionId, body.expired === true, zxid, txn.timeMs, events, changes), events, changes);
 
     if (txn.sessionId !== 0 && !this.#sessions.has(txn.sessionId)) {
@@ -174,12 +217,91 @@ export class ConclaveStateMachine {
       if (txn.seq === session.lastSeq && session.lastResult !== undefined) return { ...session.lastResult, events, duplicate: true };
     }
 
-    let outcome: TxnOutcome;
-    if (body.type === 'lockAcquire' || body.type === 'lockRelease' || body.type === 'lockCancel' || body.type === 'lockWake') {
+    let outcome: TxnOutcome | undefined = this.#authorize(txn);
+    if (outcome !== undefined) {
+      // Denied: nothing is applied.
+    } else if (body.type === 'lockAcquire' || body.type === 'lockRelease' || body.type === 'lockCancel' || body.type === 'lockWake') {
       outcome = this.#applyLock(body, txn, zxid, events, changes);
+    } else if (isSecurityBody(body)) {
+      outcome = this.#applySecurity(body);
     } else outcome = this.#applyOps(body.type === 'multi' ? body.ops : [body], body.type === 'multi', txn, zxid, events);
     if (txn.seq !== 0) this.#sessions.remember(txn.sessionId, txn.seq, outcome);
     return withLocks(outcome, events, changes);
+  }
+
+  /**
+   * PERMISSION_DENIED when the txn's identity lacks a permission it needs (every op of a multi is
+   * checked before any is applied; a denied op fails the multi at its index), BAD_PATH for a bad
+   * path; undefined when it may go on, or carries no identity. Checked before anything that looks
+   * at the state, so a refusal never tells whether a node exists.
+   */
+  #authorize(txn: Txn): TxnOutcome | undefined {
+    const identity = txn.identity;
+    if (identity === undefined || identity === '') return undefined;
+    const body = txn.body;
+    const pathBytesMax = this.limits.pathBytesMax;
+    /** Throws PERMISSION_DENIED (or BAD_PATH for a bad path); `allowed` is safe on any string. */
+    const require = (need: readonly [Permission, string] | undefined): void => {
+      if (need === undefined || this.#acls.allowed(identity, need[0], need[1])) return;
+      throw new ConclaveError(ErrorCode.PERMISSION_DENIED, `${identity} may not ${need[0]} ${need[1]}`);
+    };
+    let i = 0;
+    try {
+      switch (body.type) {
+        case 'multi':
+          if (!Array.isArray(body.ops)) return undefined;
+          for (; i < body.ops.length; i++) require(opPermission(body.ops[i] as TreeOp, pathBytesMax));
+          return undefined;
+        case 'lockAcquire':
+        case 'lockRelease':
+        case 'lockCancel':
+          require(['lock', lockNodePath(String(body.name))]);
+          return undefined;
+        case 'lockWake':
+        case 'createSession':
+        case 'closeSession':
+          return undefined;
+        case 'setAcl':
+        case 'removeAcl':
+        case 'setQuota':
+        case 'removeQuota':
+          validatePath(body.path, { pathBytesMax });
+          require(['admin', body.path]);
+          return undefined;
+        default:
+          require(opPermission(body, pathBytesMax));
+          return undefined;
+      }
+    } catch (err: unknown) {
+      if (!(err instanceof ConclaveError)) throw err;
+      if (body.type !== 'multi') return errorOutcome(err);
+      const error = { code: err.code, message: err.message };
+      const { failedIndex, results } = failedMulti(body.ops.length, i, error);
+      return { ok: false, error: { ...error, failedIndex, results } };
+    }
+  }
+
+  #applySecurity(body: SecurityTxnBody): TxnOutcome {
+    try {
+      switch (body.type) {
+        case 'setAcl':
+          this.#acls.set(body.path, body.grants);
+          break;
+        case 'removeAcl':
+          this.#acls.remove(body.path);
+          break;
+        case 'setQuota':
+          this.#quotas.set(body.path, { maxNodes: body.maxNodes, maxBytes: body.maxBytes }, this.#tree);
+          break;
+        case 'removeQuota':
+          this.#quotas.remove(body.path);
+          break;
+      }
+    } catch (err: unknown) {
+      if (err instanceof ConclaveError) return errorOutcome(err);
+      throw err;
+    }
+    return { ok: true, result: { type: body.type, path: body.path } };
   }
 
   #applyLock(body: LockTxnBody, txn: Txn, zxid: number, events: ChangeEvent[], changes: LockChanges): TxnOutcome {
@@ -220,7 +342,7 @@ export class ConclaveStateMachine {
         if (err instanceof ConclaveError) return errorOutcome(err);
         throw err;
       }
-      if (!r.ok) return { ok: false, error: { code: r.error.code, message: r.error.message, failedIndex: r.failedIndex, results: r.results } };
+      if (!r.ok) return { ok: false, error: { ...r.error, failedIndex: r.failedIndex, results: r.results } };
       results = r.results;
     } else {
       try {
@@ -243,9 +365,20 @@ export class ConclaveStateMachine {
     return { ok: true, result: isMulti ? { type: 'multi', results } : (results[0] as TreeOpResult) };
   }
 
-  #createSession(sessionId: number, timeoutMs: number): TxnOutcome {
+  /**
+   * PERMISSION_DENIED when an identity uses a session another identity opened: a session owns
+   * ephemerals and locks, and its id is no secret (lock holders list it).
+   */
+  #notOwner(identity: string | undefined, sessionId: number): TxnOutcome | undefined {
+    if (identity === undefined || identity === '' || identity === ROOT_IDENTITY || sessionId === 0) return undefined;
+    const owner = this.#sessions.get(sessionId)?.owner;
+    if (owner === undefined || owner === '' || owner === identity) return undefined;
+    return fail(ErrorCode.PERMISSION_DENIED, `${identity} may not use session ${sessionId}, which another identity opened`);
+  }
+
+  #createSession(sessionId: number, timeoutMs: number, owner: string): TxnOutcome {
     if (!(sessionId > 0) || !(timeoutMs > 0)) return fail(ErrorCode.BAD_ARGUMENTS, `bad session ${sessionId} or timeout ${timeoutMs}`);
-    this.#sessions.open(sessionId, timeoutMs);
+    this.#sessions.open(sessionId, timeoutMs, owner);
     return { ok: true, result: { type: 'createSession', sessionId } };
   }
 
@@ -265,20 +398,30 @@ export class ConclaveStateMachine {
   }
 
   /**
-   * A digest of the whole replicated state (tree, sessions, members, locks) for comparing replicas.
+   * A digest of the whole replicated state (tree, sessions, members, locks, ACLs, quotas) for comparing replicas.
    * It reads every node (about 3 ms per 1,000 znodes), so it is kept until the next applied entry:
    * a tool polling `Cluster.Status` on a quiet replica costs nothing after the first call.
    */
   digest(): number {
     if (this.#digestAt?.applied === this.#lastApplied) return this.#digestAt.value;
-    const value = (this.#tree.digest() + this.#sessions.digest(encodeOutcome) + this.#members.digest() + this.#locks.digest()) % 0x1_0000_0000;
+    const value = (this.#tree.digest() + this.#sessions.digest(encodeOutcome) + this.#members.digest() + this.#locks.digest() + this.#acls.digest() + this.#quotas.digest()) % 0x1_0000_0000;
     this.#digestAt = { applied: this.#lastApplied, value };
     return value;
   }
 
   /** The rows of the snapshot tables (`stateSnapshotTables`), sorted by primary key. */
   snapshotRows(): Required<StateSnapshotRows> {
-    return { znodes: treeRows(this.#tree), sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members), locks: lockRows(this.#locks) };
+    return { ...this.#smallRows(), znodes: treeRows(this.#tree) };
+  }
+
+  #smallRows(): Required<Omit<StateSnapshotRows, 'znodes'>> {
+    return {
+      sessions: sessionRows(this.#sessions, encodeOutcome),
+      members: memberRows(this.#members),
+      locks: lockRows(this.#locks),
+      acls: this.#acls.rows(),
+      quotas: this.#quotas.rows(),
+    };
   }
 
   /**
@@ -289,7 +432,7 @@ export class ConclaveStateMachine {
   captureSnapshot(): { readonly znodes: TreeCapture; readonly rows: Required<Omit<StateSnapshotRows, 'znodes'>> } {
     return {
       znodes: this.#tree.capture(this.#lastApplied),
-      rows: { sessions: sessionRows(this.#sessions, encodeOutcome), members: memberRows(this.#members), locks: lockRows(this.#locks) },
+      rows: this.#smallRows(),
     };
   }
 
@@ -303,10 +446,14 @@ export class ConclaveStateMachine {
     const tree = treeFromRows(rows.znodes, this.limits);
     const sessions = sessionsFromRows(rows.sessions, decodeOutcome);
     const members = membersFromRows(rows.members);
-    this.#replaceState(tree, sessions, members, locksFromRows(rows.locks ?? [], appliedIndex, this.limits), appliedIndex);
+    const locks = locksFromRows(rows.locks ?? [], appliedIndex, this.limits);
+    // Older snapshots have no ACLs or quotas. Quota usage is recounted from the restored tree.
+    const acls = AclTable.fromRows(rows.acls ?? [], this.limits, this.#acls.version);
+    const quotas = QuotaTable.fromRows(rows.quotas ?? [], tree, this.limits);
+    this.#replaceState(tree, sessions, members, locks, acls, quotas, appliedIndex);
   }
 
-  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, members: MemberTable, locks: LockTable, appliedIndex: number): void {
+  #replaceState(tree: DataTree, sessions: SessionTable<TxnOutcome>, members: MemberTable, locks: LockTable, acls: AclTable, quotas: QuotaTable, appliedIndex: number): void {
     for (const owner of tree.ephemeralOwners()) {
       if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds ephemerals of session ${owner}, which is not open`, { owner });
     }
@@ -314,10 +461,13 @@ export class ConclaveStateMachine {
       if (!sessions.has(owner)) throw new ConclaveError(ErrorCode.CORRUPTED, `snapshot holds locks of session ${owner}, which is not open`, { owner, locks: locks.locksOf(owner) });
     }
     checkLockMirror(tree, locks);
+    tree.observeSizes(quotas);
     this.#tree = tree;
     this.#sessions = sessions;
     this.#members = members;
     this.#locks = locks;
+    this.#acls = acls;
+    this.#quotas = quotas;
     this.#lastApplied = appliedIndex;
     this.#digestAt = undefined;
   }

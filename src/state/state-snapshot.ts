@@ -6,14 +6,18 @@
  *   members(id pk, peer TEXT, client TEXT)                   -- every member's addresses
  *   locks(name TEXT pk, kind TEXT, permits, delay_ms, blocked_until_ms, holders TEXT, waiters TEXT)
  *                                                            -- see lock-snapshot.ts
+ *   acls(path TEXT pk, grants TEXT)                          -- see acl.ts
+ *   quotas(path TEXT pk, max_nodes, max_bytes)               -- see quotas.ts; usage is recounted on restore
  * Rows are produced sorted by primary key; restoring checks everything and throws CORRUPTED.
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { SnapshotRow, SnapshotTableSpec } from '../storage/sqlite-snapshot-format.js';
+import { aclsTable } from './acl.js';
 import { DataTree } from './data-tree.js';
 import type { StateLimits } from './limits.js';
 import { locksTable } from './lock-snapshot.js';
 import { MemberTable } from './members.js';
+import { quotasTable } from './quotas.js';
 import { blob, corrupt, int, text } from './snapshot-cells.js';
 import { SessionTable } from './sessions.js';
 import { isZnodeKind, type ZnodeRecord } from './stat.js';
@@ -21,7 +25,7 @@ import type { TxnOutcome } from './state-machine.js';
 
 export const STATE_MACHINE_NAME = 'conclave-znodes';
 /** Bumped whenever the tables below change incompatibly. */
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 export const znodesTable: SnapshotTableSpec = {
   name: 'znodes',
@@ -49,6 +53,8 @@ export const sessionsTable: SnapshotTableSpec = {
     { name: 'timeout_ms', type: 'INTEGER' },
     { name: 'last_seq', type: 'INTEGER' },
     { name: 'last_result', type: 'BLOB' },
+    // Added in STATE_VERSION 4; a v3 row has 4 cells and no owner.
+    { name: 'owner', type: 'TEXT' },
   ],
   primaryKey: ['id'],
 };
@@ -63,9 +69,9 @@ export const membersTable: SnapshotTableSpec = {
   primaryKey: ['id'],
 };
 
-export { locksTable };
+export { aclsTable, locksTable, quotasTable };
 
-export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable, locksTable];
+export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable, locksTable, aclsTable, quotasTable];
 
 export interface StateSnapshotRows {
   readonly znodes: readonly SnapshotRow[];
@@ -73,6 +79,10 @@ export interface StateSnapshotRows {
   readonly members: readonly SnapshotRow[];
   /** Absent reads as no locks; a tree that mirrors locks then fails the restore with CORRUPTED. */
   readonly locks?: readonly SnapshotRow[];
+  /** Absent (a snapshot older than STATE_VERSION 4) reads as no ACLs. */
+  readonly acls?: readonly SnapshotRow[];
+  /** Absent reads as no quotas. */
+  readonly quotas?: readonly SnapshotRow[];
 }
 
 export function memberRows(members: MemberTable): SnapshotRow[] {
@@ -103,7 +113,7 @@ export function sessionRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnO
   return sessions.ids().map((id) => {
     const s = sessions.get(id);
     if (s === undefined) throw new ConclaveError(ErrorCode.CORRUPTED, `session ${id} vanished`);
-    return [id, s.timeoutMs, s.lastSeq, s.lastResult === undefined ? null : encode(s.lastResult)];
+    return [id, s.timeoutMs, s.lastSeq, s.lastResult === undefined ? null : encode(s.lastResult), s.owner];
   });
 }
 
@@ -139,13 +149,14 @@ export function treeFromRows(rows: Iterable<SnapshotRow>, limits: Readonly<State
 export function sessionsFromRows(rows: Iterable<SnapshotRow>, decode: (b: Uint8Array) => TxnOutcome): SessionTable<TxnOutcome> {
   const table = new SessionTable<TxnOutcome>();
   for (const row of rows) {
-    if (row.length !== sessionsTable.columns.length) throw corrupt(`session row has ${row.length} cells`);
+    if (row.length !== sessionsTable.columns.length && row.length !== sessionsTable.columns.length - 1) throw corrupt(`session row has ${row.length} cells`);
     const id = int(row[0], 'session id');
+    const owner = row.length > 4 ? text(row[4], `owner of session ${id}`) : '';
     const timeoutMs = int(row[1], `timeout of session ${id}`);
     const lastSeq = int(row[2], `last seq of session ${id}`);
     if (id === 0 || timeoutMs === 0) throw corrupt(`session ${id} has a zero id or timeout`);
     if (table.has(id)) throw corrupt(`duplicate session ${id}`);
-    table.open(id, timeoutMs);
+    table.open(id, timeoutMs, owner);
     if (row[3] !== null) table.remember(id, lastSeq, decode(blob(row[3], `last result of session ${id}`)));
     else if (lastSeq !== 0) throw corrupt(`session ${id} has a last seq but no result`);
   }

@@ -5,16 +5,18 @@
  */
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { WireReader, WireType } from '../common/protobuf-wire.js';
+import { PERMISSIONS, type AclGrant, type Permission } from './acl.js';
 import type { TreeOp } from './data-tree.js';
 import { LOCK_KINDS, LOCK_MODES, type LockKind, type LockMode } from './lock-name.js';
 import { ZNODE_KINDS, isZnodeKind, type ZnodeKind } from './stat.js';
-import type { LockTxnBody, Txn, TxnBody } from './txn.js';
+import type { LockTxnBody, SecurityTxnBody, Txn, TxnBody } from './txn.js';
 import { WireWriter, unzigzag } from '../common/protobuf-writer.js';
 
 const Field = {
   timeMs: 1,
   sessionId: 2,
   seq: 3,
+  identity: 4,
   create: 10,
   setData: 11,
   delete: 12,
@@ -26,6 +28,10 @@ const Field = {
   lockRelease: 18,
   lockCancel: 19,
   lockWake: 20,
+  setAcl: 21,
+  removeAcl: 22,
+  setQuota: 23,
+  removeQuota: 24,
 } as const;
 
 const LockField = { name: 1, kind: 2, mode: 3, permits: 4, wait: 5, delayMs: 6, value: 7 } as const;
@@ -106,6 +112,23 @@ function writeLock(w: WireWriter, body: LockTxnBody): void {
     .bytes(LockField.value, checkData(body.value ?? new Uint8Array(0)));
 }
 
+/** SetAclTxn, RemoveAclTxn, SetQuotaTxn, RemoveQuotaTxn: `path = 1` first, then the body's own fields. */
+function writeSecurity(w: WireWriter, body: SecurityTxnBody): void {
+  w.string(1, checkString('path', body.path));
+  if (body.type === 'setAcl') {
+    if (!Array.isArray(body.grants)) throw invalid('grants must be an array');
+    for (const g of body.grants as readonly AclGrant[]) {
+      if (typeof g !== 'object' || g === null || !Array.isArray(g.perms)) throw invalid('a grant must be { identity, perms[] }');
+      // Packed: each permission's number is below 128, so one byte each.
+      const perms = Uint8Array.from(g.perms, (p) => enumIndex('permission', PERMISSIONS, p));
+      w.message(2, (m) => m.string(1, checkString('identity', g.identity)).bytes(2, perms));
+    }
+  } else if (body.type === 'setQuota') {
+    w.optionalUint(2, body.maxNodes === undefined ? undefined : checkCount('maxNodes', body.maxNodes));
+    w.optionalUint(3, body.maxBytes === undefined ? undefined : checkCount('maxBytes', body.maxBytes));
+  }
+}
+
 function opField(op: TreeOp, fields: { create: number; setData: number; delete: number; check: number }): number {
   switch (op?.type) {
     case 'create':
@@ -125,6 +148,7 @@ function opField(op: TreeOp, fields: { create: number; setData: number; delete: 
 export function encodeTxn(txn: Txn): Uint8Array {
   const w = new WireWriter();
   w.uint(Field.timeMs, checkCount('timeMs', txn.timeMs)).uint(Field.sessionId, checkCount('sessionId', txn.sessionId)).uint(Field.seq, checkCount('seq', txn.seq));
+  if (txn.identity !== undefined) w.string(Field.identity, checkString('identity', txn.identity));
   const body = txn.body as TxnBody | undefined;
   switch (body?.type) {
     case 'multi': {
@@ -146,6 +170,12 @@ export function encodeTxn(txn: Txn): Uint8Array {
     case 'lockCancel':
     case 'lockWake':
       w.message(Field[body.type], (m) => writeLock(m, body));
+      break;
+    case 'setAcl':
+    case 'removeAcl':
+    case 'setQuota':
+    case 'removeQuota':
+      w.message(Field[body.type], (m) => writeSecurity(m, body));
       break;
     default:
       if (body === undefined) throw invalid('txn has no body');
@@ -262,6 +292,61 @@ function readLock(field: number, bytes: Uint8Array): LockTxnBody {
   return { type: field === Field.lockRelease ? 'lockRelease' : field === Field.lockCancel ? 'lockCancel' : 'lockWake', name };
 }
 
+function readPerms(wire: number, r: WireReader, into: Permission[]): void {
+  if (wire === WireType.Varint) {
+    into.push(readEnum('permission', PERMISSIONS, r));
+    return;
+  }
+  expectWire(2, wire, WireType.LengthDelimited);
+  const packed = new WireReader(r.bytes());
+  while (!packed.done()) into.push(readEnum('permission', PERMISSIONS, packed));
+}
+
+function readGrant(bytes: Uint8Array): AclGrant {
+  let identity = '';
+  const perms: Permission[] = [];
+  readFields(bytes, (f, w, r) => {
+    if (f === 1) {
+      expectWire(f, w, WireType.LengthDelimited);
+      identity = readString(r);
+    } else if (f === 2) readPerms(w, r, perms);
+    else return false;
+    return true;
+  });
+  return { identity, perms };
+}
+
+function readSecurity(field: number, bytes: Uint8Array): SecurityTxnBody {
+  let path = '';
+  const grants: AclGrant[] = [];
+  let maxNodes: number | undefined;
+  let maxBytes: number | undefined;
+  readFields(bytes, (f, w, r) => {
+    if (f === 1) {
+      expectWire(f, w, WireType.LengthDelimited);
+      path = readString(r);
+    } else if (f === 2 && field === Field.setAcl) {
+      expectWire(f, w, WireType.LengthDelimited);
+      grants.push(readGrant(r.bytes()));
+    } else if ((f === 2 || f === 3) && field === Field.setQuota) {
+      expectWire(f, w, WireType.Varint);
+      if (f === 2) maxNodes = r.varint();
+      else maxBytes = r.varint();
+    } else return false;
+    return true;
+  });
+  switch (field) {
+    case Field.setAcl:
+      return { type: 'setAcl', path, grants };
+    case Field.setQuota:
+      return { type: 'setQuota', path, ...(maxNodes !== undefined ? { maxNodes } : {}), ...(maxBytes !== undefined ? { maxBytes } : {}) };
+    case Field.removeAcl:
+      return { type: 'removeAcl', path };
+    default:
+      return { type: 'removeQuota', path };
+  }
+}
+
 const OP_KINDS = ['create', 'set', 'delete', 'check'] as const;
 
 function readMultiOp(bytes: Uint8Array): TreeOp {
@@ -282,6 +367,7 @@ export function decodeTxn(bytes: Uint8Array): Txn {
   let timeMs = 0;
   let sessionId = 0;
   let seq = 0;
+  let identity = '';
   let body: TxnBody | undefined;
   try {
     readFields(bytes, (field, wire, r) => {
@@ -293,7 +379,12 @@ export function decodeTxn(bytes: Uint8Array): Txn {
         else seq = v;
         return true;
       }
-      if (field < Field.create || field > Field.lockWake) return false;
+      if (field === Field.identity) {
+        expectWire(field, wire, WireType.LengthDelimited);
+        identity = readString(r);
+        return true;
+      }
+      if (field < Field.create || field > Field.removeQuota) return false;
       expectWire(field, wire, WireType.LengthDelimited);
       const inner = r.bytes();
       if (field <= Field.check) body = readOp(OP_KINDS[field - Field.create] as (typeof OP_KINDS)[number], inner);
@@ -329,7 +420,8 @@ export function decodeTxn(bytes: Uint8Array): Txn {
         });
         // Absent means a client's close: the decoded shape of older txns stays as it was.
         body = expired ? { type: 'closeSession', sessionId: id, expired } : { type: 'closeSession', sessionId: id };
-      } else body = readLock(field, inner);
+      } else if (field >= Field.setAcl) body = readSecurity(field, inner);
+      else body = readLock(field, inner);
       return true;
     });
   } catch (err: unknown) {
@@ -337,5 +429,6 @@ export function decodeTxn(bytes: Uint8Array): Txn {
     throw invalid(err instanceof Error ? err.message : 'undecodable');
   }
   if (body === undefined) throw invalid('txn has no body');
-  return { timeMs, sessionId, seq, body };
+  // Absent and empty are the same (trusted): the decoded shape of older txns stays as it was.
+  return identity === '' ? { timeMs, sessionId, seq, body } : { timeMs, sessionId, seq, identity, body };
 }

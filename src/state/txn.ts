@@ -2,6 +2,7 @@
  * Transactions: what the leader prepares a write request into, and what every replica applies.
  * Schema: proto/txn.proto. The zxid is the Raft index of the entry and is not part of the txn.
  */
+import type { AclGrant } from './acl.js';
 import type { TreeOp } from './data-tree.js';
 import type { LockAcquireRequest } from './lock-types.js';
 
@@ -17,13 +18,24 @@ export type LockTxnBody =
   /** Lift a lock-delay that has passed (the leader proposes it; see `LockTable.locksToWake`). */
   | { readonly type: 'lockWake'; readonly name: string };
 
+/**
+ * ACL and quota txns (acl.ts, quotas.ts); each needs `admin` on its path. An empty `grants` list
+ * removes the ACL; removing an ACL or quota that is not set is NO_NODE.
+ */
+export type SecurityTxnBody =
+  | { readonly type: 'setAcl'; readonly path: string; readonly grants: readonly AclGrant[] }
+  | { readonly type: 'removeAcl'; readonly path: string }
+  | { readonly type: 'setQuota'; readonly path: string; readonly maxNodes?: number; readonly maxBytes?: number }
+  | { readonly type: 'removeQuota'; readonly path: string };
+
 export type TxnBody =
   | TreeOp
   | { readonly type: 'multi'; readonly ops: readonly TreeOp[] }
   | { readonly type: 'createSession'; readonly sessionId: number; readonly timeoutMs: number }
   /** `expired`: the leader expired it (lock-delays apply); absent or false: the client closed it. */
   | { readonly type: 'closeSession'; readonly sessionId: number; readonly expired?: boolean }
-  | LockTxnBody;
+  | LockTxnBody
+  | SecurityTxnBody;
 
 export interface Txn {
   /** The leader's wall time (ms) when it prepared the request, decided once: ctime and mtime. */
@@ -32,6 +44,11 @@ export interface Txn {
   readonly sessionId: number;
   /** The request's sequence number in its session; 0 for none. With `sessionId` it is the request id. */
   readonly seq: number;
+  /**
+   * The authenticated identity that sent the request; absent or empty: trusted (auth is off, or a
+   * txn the leader proposes itself), so no permission is checked.
+   */
+  readonly identity?: string;
   readonly body: TxnBody;
 }
 
