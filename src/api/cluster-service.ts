@@ -8,8 +8,10 @@ import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { ConfChangeType, type ConfChange, type NodeId } from '../raft/index.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { encodeMemberAddresses } from '../state/index.js';
-import type { Handler } from './conclave-service.js';
+import type { CallContext, Handler } from './conclave-service.js';
+import { authorize, refusedAtTheDoor } from './access-control.js';
 import { toServiceError } from './error-status.js';
+import { clientHostOf } from './session-stream.js';
 import { type Req, bad, num, str } from './request-parsing.js';
 
 const TRANSFER_TIMEOUT_MS = 10_000;
@@ -47,9 +49,15 @@ async function changeMembership(server: ConclaveServer, cc: ConfChange): Promise
   return memberList(server);
 }
 
+/** Changing the cluster, or copying all of its data, needs `admin` on `/`. */
+function clusterAdmin(server: ConclaveServer, ctx: CallContext): void {
+  authorize(server, ctx, 'admin', '/');
+}
+
 export function clusterHandlers(server: ConclaveServer): Record<string, Handler> {
   return {
-    TransferLeadership: async (req) => {
+    TransferLeadership: async (req, ctx) => {
+      clusterAdmin(server, ctx);
       const to = num(req, 'to');
       const s = server.driver.status();
       if (!s.conf.voters.includes(to)) throw bad(`member ${to} is not a voter`);
@@ -81,13 +89,15 @@ export function clusterHandlers(server: ConclaveServer): Record<string, Handler>
       };
     },
     MemberList: async () => memberList(server),
-    MemberAdd: async (req) => {
+    MemberAdd: async (req, ctx) => {
+      clusterAdmin(server, ctx);
       const id = memberId(req);
       const peer = hostPort(req, 'peerAddress');
       const client = hostPort(req, 'clientAddress');
       return changeMembership(server, { type: ConfChangeType.AddLearner, nodeId: id, context: encodeMemberAddresses({ peer, client }) });
     },
-    MemberPromote: async (req) => {
+    MemberPromote: async (req, ctx) => {
+      clusterAdmin(server, ctx);
       const id = memberId(req);
       if (!server.isLeader()) throw server.notLeader();
       const raft = server.driver.node.raft;
@@ -98,7 +108,10 @@ export function clusterHandlers(server: ConclaveServer): Record<string, Handler>
       }
       return changeMembership(server, { type: ConfChangeType.AddVoter, nodeId: id });
     },
-    MemberRemove: async (req) => changeMembership(server, { type: ConfChangeType.Remove, nodeId: memberId(req) }),
+    MemberRemove: async (req, ctx) => {
+      clusterAdmin(server, ctx);
+      return changeMembership(server, { type: ConfChangeType.Remove, nodeId: memberId(req) });
+    },
   };
 }
 
@@ -108,6 +121,14 @@ export function snapshotDownload(server: ConclaveServer) {
     const fail = (err: unknown): void => {
       call.emit('error', toServiceError(err, server.leaderAddress()));
     };
+    const clientHost = clientHostOf(call.getPeer());
+    try {
+      clusterAdmin(server, { clientHost, caller: server.auth.identify(call) });
+    } catch (err: unknown) {
+      refusedAtTheDoor(server, 'SnapshotDownload', clientHost, err);
+      fail(err);
+      return;
+    }
     server.snapshotForDownload().then(({ path, index, bytes }) => {
       const file = createReadStream(path, { highWaterMark: SNAPSHOT_CHUNK_BYTES });
       let first = true;

@@ -6,30 +6,42 @@ import type * as grpc from '@grpc/grpc-js';
 import { isConclaveError, ErrorCode } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { clusterHandlers, snapshotDownload } from './cluster-service.js';
+import { accessHandlers } from './access-service.js';
 import { lockHandlers } from './lock-service.js';
 import { type Handler, conclaveHandlers } from './conclave-service.js';
+import { guardedCall, refusedAtTheDoor } from './access-control.js';
 import { toServiceError } from './error-status.js';
 import type { Req } from './request-parsing.js';
 import { clientHostOf, sessionStreamHandler } from './session-stream.js';
 import { watchSupport } from './watch-service.js';
 
+/**
+ * Calls that need no identity even with auth on: health checks and the cluster's status and member
+ * list (probes and operators' tools carry no credentials; none of them shows any znode data).
+ */
+const OPEN_METHODS: ReadonlySet<string> = new Set(['Check', 'Status', 'MemberList']);
+
 export function createServiceHandlers(server: ConclaveServer): {
   conclave: grpc.UntypedServiceImplementation;
   cluster: grpc.UntypedServiceImplementation;
   locks: grpc.UntypedServiceImplementation;
+  access: grpc.UntypedServiceImplementation;
   health: grpc.UntypedServiceImplementation;
 } {
   const unary =
-    (method: string, fn: Handler) =>
+    (method: string, fn: Handler, open: boolean) =>
     (call: grpc.ServerUnaryCall<Req, object>, callback: grpc.sendUnaryData<object>): void => {
       const started = performance.now();
       const observe = (code: string): void => server.metrics?.requests.observe({ method, code }, (performance.now() - started) / 1000);
       const gone = new AbortController();
       call.once('cancelled', () => gone.abort());
+      const clientHost = clientHostOf(call.getPeer());
       let promise: Promise<object>;
       try {
-        promise = fn(call.request ?? {}, { clientHost: clientHostOf(call.getPeer()), signal: gone.signal });
+        const caller = open ? { identity: undefined, via: 'none' as const } : server.auth.identify(call);
+        promise = guardedCall(server, method, fn, call.request ?? {}, { clientHost, signal: gone.signal, caller });
       } catch (err: unknown) {
+        refusedAtTheDoor(server, method, clientHost, err);
         promise = Promise.reject(err);
       }
       promise.then(
@@ -44,7 +56,7 @@ export function createServiceHandlers(server: ConclaveServer): {
       );
     };
   const wrap = (handlers: Record<string, Handler>): Record<string, grpc.UntypedHandleCall> =>
-    Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn)]));
+    Object.fromEntries(Object.entries(handlers).map(([name, fn]) => [name, unary(name, fn, OPEN_METHODS.has(name))]));
 
   const tree = conclaveHandlers(server);
   const locks = lockHandlers(server);
@@ -65,6 +77,7 @@ export function createServiceHandlers(server: ConclaveServer): {
     },
     cluster: { ...wrap(clusterHandlers(server)), SnapshotDownload: snapshotDownload(server) },
     locks: wrap(locks),
+    access: wrap(accessHandlers(server)),
     health: wrap(health),
   };
 }

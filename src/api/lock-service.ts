@@ -7,7 +7,8 @@
  */
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
-import { type LockDescription, type LockKind, type LockMode, type TxnResult, stateLimits, validateLockName } from '../state/index.js';
+import { type LockDescription, type LockKind, type LockMode, type TxnResult, lockNodePath, stateLimits, validateLockName } from '../state/index.js';
+import { authorize } from './access-control.js';
 import type { CallContext, Handler } from './conclave-service.js';
 import { type Req, bad, header, linearizable, num } from './request-parsing.js';
 
@@ -59,6 +60,7 @@ async function acquire(server: ConclaveServer, req: Req, ctx: CallContext): Prom
   const started = performance.now();
   const observe = (result: string): void => server.metrics?.lockWaitSeconds.observe({ result }, (performance.now() - started) / 1000);
   const name = lockName(req);
+  authorize(server, ctx, 'lock', lockNodePath(name));
   const kind = enumOf(KIND_OF, req['kind'] ?? 'MUTEX', 'lock kind');
   const mode = enumOf(MODE_OF, req['mode'] ?? 'EXCLUSIVE', 'lock mode');
   const permits = num(req, 'permits');
@@ -74,7 +76,7 @@ async function acquire(server: ConclaveServer, req: Req, ctx: CallContext): Prom
   try {
     // No request id: an acquire is idempotent per (lock, session) — a retry joins its own grant or
     // place in line — and a remembered "waiting" answer could outlive the wait it describes.
-    const { result, zxid } = await server.write({ type: 'lockAcquire', name, kind, mode, permits, wait, delayMs, value }, h.sessionId);
+    const { result, zxid } = await server.write({ type: 'lockAcquire', name, kind, mode, permits, wait, delayMs, value }, h.sessionId, 0, ctx.caller.identity);
     const first = acquireResult(result);
     // A replayed answer (a retried request) may say "waiting" for a lock granted since.
     const token = first.token ?? heldToken(server, name, h.sessionId);
@@ -87,7 +89,8 @@ async function acquire(server: ConclaveServer, req: Req, ctx: CallContext): Prom
       observe('granted');
       return { granted: true, token: outcome.token, zxid: server.sm.lastApplied };
     }
-    // Timed out or abandoned: leave the queue, unless the grant won the race.
+    // Timed out or abandoned: leave the queue, unless the grant won the race. Trusted (no identity):
+    // withdrawing must work even if the caller's permission was revoked while it waited.
     const { result: cancelled } = await server.write({ type: 'lockCancel', name }, h.sessionId);
     const late = heldToken(server, name, h.sessionId);
     if (cancelled.type === 'lockCancel' && !cancelled.cancelled && late !== undefined) {
@@ -129,20 +132,23 @@ function waitForGrant(granted: Promise<number>, timeoutMs: number, signal: Abort
 export function lockHandlers(server: ConclaveServer): Record<string, Handler> {
   return {
     Acquire: (req, ctx) => acquire(server, req, ctx),
-    Release: async (req) => {
+    Release: async (req, ctx) => {
       const name = lockName(req);
+      authorize(server, ctx, 'lock', lockNodePath(name));
       const h = header(req);
       if (h.sessionId === 0) throw bad('a lock is held by a session: the request header needs session_id');
-      const { zxid } = await server.write({ type: 'lockRelease', name }, h.sessionId, h.seq);
+      const { zxid } = await server.write({ type: 'lockRelease', name }, h.sessionId, h.seq, ctx.caller.identity);
       return { zxid };
     },
-    Describe: async (req) => {
+    Describe: async (req, ctx) => {
       const name = lockName(req);
+      authorize(server, ctx, 'read', lockNodePath(name));
       await server.readBarrier(linearizable(req), num(req, 'minZxid'));
       return describeMessage(name, server.sm.locks.describe(name), server.sm.lastApplied);
     },
-    ValidateFence: async (req) => {
+    ValidateFence: async (req, ctx) => {
       const name = lockName(req);
+      authorize(server, ctx, 'read', lockNodePath(name));
       const token = num(req, 'token');
       await server.readBarrier(true);
       return { valid: server.sm.locks.validateFence(name, token), zxid: server.sm.lastApplied };

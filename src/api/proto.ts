@@ -20,6 +20,7 @@ export interface ConclaveApi {
   readonly Conclave: grpc.ServiceClientConstructor;
   readonly Cluster: grpc.ServiceClientConstructor;
   readonly Locks: grpc.ServiceClientConstructor;
+  readonly Access: grpc.ServiceClientConstructor;
   readonly Health: grpc.ServiceClientConstructor;
   /** The loaded definitions, for gRPC server reflection. */
   readonly definition: protoLoader.PackageDefinition;
@@ -37,7 +38,7 @@ export function loadApi(): ConclaveApi {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    conclave: { v1: { Conclave: grpc.ServiceClientConstructor; Cluster: grpc.ServiceClientConstructor; Locks: grpc.ServiceClientConstructor } };
+    conclave: { v1: { Conclave: grpc.ServiceClientConstructor; Cluster: grpc.ServiceClientConstructor; Locks: grpc.ServiceClientConstructor; Access: grpc.ServiceClientConstructor } };
     grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
   };
   cached = { ...pkg.conclave.v1, Health: pkg.grpc.health.v1.Health, definition };

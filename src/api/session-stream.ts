@@ -7,8 +7,10 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
+import type { Caller } from '../security/authenticator.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { ANSWERED, type CallContext, type Handler, type OneShotKind } from './conclave-service.js';
+import { guardedCall, refusedAtTheDoor } from './access-control.js';
 import { toErrorFrame, toServiceError } from './error-status.js';
 import type { Req } from './request-parsing.js';
 
@@ -50,7 +52,7 @@ export interface SessionStreamDeps {
   readonly server: ConclaveServer;
   readonly handlers: Readonly<Record<string, Handler>>;
   /** The watches of one stream; `send` writes a frame of about `bytes` to it and returns the bytes not yet flushed to the client. */
-  readonly openWatches: (send: (frame: object, bytes: number) => number) => StreamWatches;
+  readonly openWatches: (send: (frame: object, bytes: number) => number, caller: Caller) => StreamWatches;
   /** Stream-only handlers (watch, unwatch) that need the stream's watches. */
   readonly streamHandlers: (watches: StreamWatches) => Readonly<Record<string, Handler>>;
 }
@@ -68,6 +70,14 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
   const { server } = deps;
   return (call: grpc.ServerDuplexStream<Req, object>): void => {
     const clientHost = clientHostOf(call.getPeer());
+    let caller: Caller;
+    try {
+      caller = server.auth.identify(call);
+    } catch (err: unknown) {
+      refusedAtTheDoor(server, 'Session', clientHost, err);
+      call.emit('error', toServiceError(err, server.leaderAddress()));
+      return;
+    }
     const max = server.config.maxOutstandingPerStream;
     let outstanding = 0;
     let closed = false;
@@ -98,7 +108,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       }
       return unflushedBytes;
     };
-    const watches = deps.openWatches(send);
+    const watches = deps.openWatches(send, caller);
     const handlers = { ...deps.handlers, ...deps.streamHandlers(watches) };
     server.metrics?.sessionStreams.inc();
     const close = (): void => {
@@ -125,10 +135,10 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       }
       outstanding++;
       const started = performance.now();
-      const ctx: CallContext = { clientHost, signal: gone.signal, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
+      const ctx: CallContext = { clientHost, caller, signal: gone.signal, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
       let promise: Promise<object>;
       try {
-        promise = handler((frame[op] ?? {}) as Req, ctx);
+        promise = guardedCall(server, method, handler, (frame[op] ?? {}) as Req, ctx);
       } catch (err: unknown) {
         promise = Promise.reject(err);
       }

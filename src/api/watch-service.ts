@@ -8,10 +8,12 @@ import type * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { type WatchEventType, type WatchFrame, type WatchSpec, watchEventBytes } from '../watches/index.js';
+import type { Caller } from '../security/authenticator.js';
+import { authorize, mayRead, refusedAtTheDoor } from './access-control.js';
 import { ANSWERED, type Handler } from './conclave-service.js';
 import { toErrorFrame, toServiceError } from './error-status.js';
 import { type Req, bad, num, path, stat } from './request-parsing.js';
-import { FRAME_BYTES_MIN, type StreamWatches } from './session-stream.js';
+import { FRAME_BYTES_MIN, type StreamWatches, clientHostOf } from './session-stream.js';
 
 const TYPE_OF: Readonly<Record<string, WatchEventType>> = { CREATED: 'created', CHANGED: 'changed', DELETED: 'deleted', CHILDREN: 'children' };
 const NAME_OF: Readonly<Record<WatchEventType, string>> = { created: 'CREATED', changed: 'CHANGED', deleted: 'DELETED', children: 'CHILDREN' };
@@ -62,15 +64,24 @@ async function caughtUp(server: ConclaveServer, spec: WatchSpec): Promise<void> 
   if (spec.fromZxid !== undefined) await server.readBarrier(false, spec.fromZxid);
 }
 
+/**
+ * No event leaks to a watcher that may not read its path: with inherited ACLs a watch's events lie
+ * under a path it was allowed to read when it was set, but an ACL may have changed since.
+ */
+function visible(server: ConclaveServer, caller: Caller, frame: WatchFrame): boolean {
+  return frame.kind !== 'event' || mayRead(server, { caller }, frame.event.path);
+}
+
 export function watchSupport(server: ConclaveServer): {
-  open: (send: (frame: object, bytes: number) => number) => StreamWatches;
+  open: (send: (frame: object, bytes: number) => number, caller: Caller) => StreamWatches;
   handlers: (w: StreamWatches) => Record<string, Handler>;
   watchStream: (call: grpc.ServerWritableStream<Req, object>) => void;
 } {
   const hub = (): ConclaveServer['watches'] => server.watches;
   return {
-    open: (send) => {
-      const watcherId = hub().openWatcher({ send: (frame) => send(toResponse(frame), frameBytes(frame)) });
+    open: (send, caller) => {
+      let unflushed = 0;
+      const watcherId = hub().openWatcher({ send: (frame) => (visible(server, caller, frame) ? (unflushed = send(toResponse(frame), frameBytes(frame))) : unflushed) });
       return {
         watcherId,
         watchOnce: (requestId, kind, p) => hub().oneShot(watcherId, requestId, kind, p),
@@ -80,6 +91,7 @@ export function watchSupport(server: ConclaveServer): {
     handlers: (w) => ({
       Watch: async (req, ctx) => {
         const spec = watchSpec(req);
+        authorize(server, ctx, 'read', spec.path);
         await caughtUp(server, spec);
         // The hub answers (watchStarted, then any backlog) in order, before live events.
         hub().watch(w.watcherId, ctx.stream?.requestId ?? 0, spec);
@@ -101,11 +113,21 @@ export function watchSupport(server: ConclaveServer): {
       call.on('cancelled', close);
       call.on('close', close);
       call.on('error', close);
+      const clientHost = clientHostOf(call.getPeer());
       const start = async (): Promise<void> => {
         const spec = watchSpec(call.request ?? {});
+        let caller: Caller;
+        try {
+          caller = server.auth.identify(call);
+          authorize(server, { clientHost, caller }, 'read', spec.path);
+        } catch (err: unknown) {
+          refusedAtTheDoor(server, 'Watch', clientHost, err);
+          throw err;
+        }
         await caughtUp(server, spec);
         watcherId = hub().openWatcher({
           send: (frame) => {
+            if (!visible(server, caller, frame)) return unflushed;
             if (frame.kind === 'cancelled') {
               call.emit('error', toServiceError(frame.error));
               return 0;

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { fromServiceError } from '../api/error-status.js';
 import { loadApi } from '../api/proto.js';
+import { type ClientTlsOptions, clientChannel, cliClientTls } from '../security/tls.js';
 import type { ClusterStatus as MemberStatus, MemberInfo } from '../client/types.js';
 
 type Msg = Record<string, unknown>;
@@ -19,23 +20,29 @@ export class Admin {
   readonly #clients = new Map<string, { cluster: grpc.Client; health: grpc.Client }>();
 
   readonly #channelOptions: grpc.ChannelOptions;
+  readonly #credentials: grpc.ChannelCredentials;
 
   /**
    * `freshConnections`: connect anew rather than share gRPC's process-wide connections, whose
    * reconnect backoff after a failure (a member not up yet) can last minutes (`conclave k8s`).
+   * `tls`: null for plaintext; when left out, taken from CONCLAVE_TLS_CA, _CERT, _KEY and
+   * _SERVER_NAME (so the `conclave k8s` commands beside a TLS member use the member's own files).
    */
-  constructor(endpoints: readonly string[], timeoutMs: number, opts: { freshConnections?: boolean } = {}) {
+  constructor(endpoints: readonly string[], timeoutMs: number, opts: { freshConnections?: boolean; tls?: ClientTlsOptions | null } = {}) {
     if (endpoints.length === 0) throw new ConclaveError(ErrorCode.BAD_ARGUMENTS, 'no endpoints given (--endpoints or CONCLAVE_ENDPOINTS)');
     this.#endpoints = endpoints;
     this.#timeoutMs = timeoutMs;
-    this.#channelOptions = opts.freshConnections ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+    const tls = opts.tls === undefined ? cliClientTls({}, process.env) : (opts.tls ?? undefined);
+    const channel = clientChannel(tls);
+    this.#credentials = channel.credentials;
+    this.#channelOptions = { ...channel.options, ...(opts.freshConnections ? { 'grpc.use_local_subchannel_pool': 1 } : {}) };
   }
 
   #client(address: string): { cluster: grpc.Client; health: grpc.Client } {
     let c = this.#clients.get(address);
     if (!c) {
       const api = loadApi();
-      const creds = grpc.credentials.createInsecure();
+      const creds = this.#credentials;
       c = { cluster: new api.Cluster(address, creds, this.#channelOptions), health: new api.Health(address, creds, this.#channelOptions) };
       this.#clients.set(address, c);
     }

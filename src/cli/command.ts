@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
+import { type ClientTlsOptions, cliClientTls } from '../security/tls.js';
 import { Admin } from './admin.js';
 import { type Out, stdOut } from './output.js';
 
@@ -15,6 +16,8 @@ export interface CommandContext {
   readonly out: Out;
   readonly endpoints: readonly string[];
   readonly timeoutMs: number;
+  /** TLS for connections to the cluster (from --tls-* or CONCLAVE_TLS_*); undefined: plaintext. */
+  readonly tls: ClientTlsOptions | undefined;
   admin(): Admin;
 }
 
@@ -32,6 +35,11 @@ export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   endpoints: { type: 'string', description: 'comma-separated host:port of members (env CONCLAVE_ENDPOINTS; default 127.0.0.1:4180)' },
   json: { type: 'boolean', description: 'machine output: JSON on stdout' },
   'timeout-ms': { type: 'string', description: 'give up after this long (default 10000)' },
+  tls: { type: 'boolean', description: 'connect with TLS (implied by the --tls-* options; without --tls-ca the system CAs verify the members)' },
+  'tls-ca': { type: 'string', description: 'PEM file of the CA that signs the members\' certificates (env CONCLAVE_TLS_CA)' },
+  'tls-cert': { type: 'string', description: 'PEM file of this client\'s certificate, for a cluster that asks for one (env CONCLAVE_TLS_CERT)' },
+  'tls-key': { type: 'string', description: 'PEM file of its private key (env CONCLAVE_TLS_KEY)' },
+  'tls-server-name': { type: 'string', description: 'check members\' certificates against this name, not the address dialled (env CONCLAVE_TLS_SERVER_NAME)' },
   help: { type: 'boolean', short: 'h', description: 'this help' },
 };
 
@@ -67,6 +75,14 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], env: Re
   const rawTimeout = values['timeout-ms'] as string | undefined;
   const timeoutMs = rawTimeout === undefined ? 10_000 : Number(rawTimeout);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw bad(`--timeout-ms must be a positive integer, got "${rawTimeout}"`);
+  const tlsFlags = {
+    tls: values['tls'] === true,
+    ca: values['tls-ca'] as string | undefined,
+    cert: values['tls-cert'] as string | undefined,
+    key: values['tls-key'] as string | undefined,
+    serverName: values['tls-server-name'] as string | undefined,
+  };
+  const tls = help ? undefined : cliClientTls(tlsFlags, env);
   let admin: Admin | undefined;
   return {
     help,
@@ -75,7 +91,8 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], env: Re
     out: stdOut(values['json'] === true),
     endpoints,
     timeoutMs,
-    admin: () => (admin ??= new Admin(endpoints, timeoutMs)),
+    tls,
+    admin: () => (admin ??= new Admin(endpoints, timeoutMs, { tls: tls ?? null })),
   };
 }
 

@@ -5,6 +5,8 @@
  * --help` lists them; `conclave COMMAND --help` describes one.
  */
 import { isConclaveError } from '../common/errors.js';
+import { silenceIpServerNameWarning } from '../security/tls.js';
+import { certsCommands } from './certs-command.js';
 import { clusterCommands } from './cluster-commands.js';
 import { type CommandSpec, commandUsage, parseCommand } from './command.js';
 import { EXIT, errorLine, exitCodeOf } from './output.js';
@@ -13,7 +15,7 @@ import { runServer } from './server-command.js';
 import { lockCommands } from './lock-commands.js';
 import { treeCommands } from './tree-commands.js';
 
-const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands, ...k8sCommands];
+const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands, ...k8sCommands, ...certsCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
@@ -26,7 +28,8 @@ function usage(): string {
     ...lines,
     '',
     'Every client command takes --endpoints (or CONCLAVE_ENDPOINTS; default 127.0.0.1:4180), --json,',
-    '--timeout-ms and --help. Exit codes: 0 ok, 2 bad usage or input, 3 no such node, 4 conflict',
+    '--timeout-ms, --help and, for a TLS cluster, --tls-ca, --tls-cert, --tls-key (or CONCLAVE_TLS_CA, ...).',
+    'Exit codes: 0 ok, 2 bad usage or input, 3 no such node, 4 conflict',
     '(exists, bad version, not empty), 5 unavailable (no member, no leader, timed out), 1 other.',
     '',
   ].join('\n');
@@ -64,6 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+silenceIpServerNameWarning();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

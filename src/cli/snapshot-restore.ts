@@ -13,6 +13,8 @@ import { dirname, join } from 'node:path';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { MemberAddress } from '../server/config.js';
 import { STATE_MACHINE_NAME, STATE_VERSION } from '../state/index.js';
+
+const STATE_VERSION_OLDEST_READABLE = 3;
 import { DiskStorage } from '../storage/disk-storage.js';
 import { SnapshotStore } from '../storage/sqlite-snapshot.js';
 
@@ -31,10 +33,11 @@ export async function restoreSnapshot(file: string, dataDir: string, members: Re
   }
   const source = new SnapshotStore(dirname(file));
   const header = await source.readHeader(file);
-  if (header.stateMachine !== STATE_MACHINE_NAME || header.stateVersion !== STATE_VERSION) {
+  // v3 lacks only the acls and quotas tables (v4), which a replica restores as empty.
+  if (header.stateMachine !== STATE_MACHINE_NAME || header.stateVersion < STATE_VERSION_OLDEST_READABLE || header.stateVersion > STATE_VERSION) {
     throw new ConclaveError(
       ErrorCode.BAD_ARGUMENTS,
-      `${file} holds ${header.stateMachine} v${header.stateVersion}; this build restores ${STATE_MACHINE_NAME} v${STATE_VERSION}`,
+      `${file} holds ${header.stateMachine} v${header.stateVersion}; this build restores ${STATE_MACHINE_NAME} v${STATE_VERSION_OLDEST_READABLE} to v${STATE_VERSION}`,
     );
   }
   const tables = await source.readTables(file);

@@ -10,6 +10,7 @@ import { Cache } from './recipes/cache.js';
 import { deleteTree } from './delete-tree.js';
 import { clientInternals } from './internals.js';
 import type { Answer } from './pending-request.js';
+import { clientChannel } from '../security/tls.js';
 import { SessionCore } from './session-core.js';
 import type {
   CallOptions,
@@ -61,6 +62,7 @@ export class Client {
       sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      channel: clientChannel(opts.tls),
     });
     await core.start();
     return new Client(core);

@@ -14,6 +14,12 @@ import type { RequestOp, ResponseFrame } from './wire.js';
 
 export type FrameListener = (frame: ResponseFrame) => void;
 
+/** How to reach members: credentials (TLS or plaintext) and extra channel options. */
+export interface ChannelSettings {
+  readonly credentials: grpc.ChannelCredentials;
+  readonly options: grpc.ChannelOptions;
+}
+
 type UnaryMethod = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
 export class Connection {
@@ -28,12 +34,12 @@ export class Connection {
   /** performance.now() of the last frame received: a member that sends is not paused or gone. */
   lastFrameAt = 0;
 
-  constructor(address: string, onClose: (conn: Connection, reason: ConclaveError) => void) {
+  constructor(address: string, onClose: (conn: Connection, reason: ConclaveError) => void, channel?: ChannelSettings) {
     this.address = address;
     this.#onClose = onClose;
     const api = loadApi();
-    const creds = grpc.credentials.createInsecure();
-    this.#channel = new grpc.Channel(address, creds, { 'grpc.use_local_subchannel_pool': 1 });
+    const creds = channel?.credentials ?? grpc.credentials.createInsecure();
+    this.#channel = new grpc.Channel(address, creds, { ...channel?.options, 'grpc.use_local_subchannel_pool': 1 });
     this.#conclave = new api.Conclave(address, creds, { channelOverride: this.#channel });
     this.#cluster = new api.Cluster(address, creds, { channelOverride: this.#channel });
     this.#call = (this.#conclave as unknown as { Session(): grpc.ClientDuplexStream<object, ResponseFrame> }).Session();

@@ -5,7 +5,7 @@
  */
 import type { ConclaveError } from '../common/errors.js';
 import { unavailable } from './client-errors.js';
-import { Connection } from './connection.js';
+import { type ChannelSettings, Connection } from './connection.js';
 import { type RequestOp, bodyOf, errorOf } from './wire.js';
 
 export interface Handshake {
@@ -25,6 +25,7 @@ export interface HandshakeRequest {
   /** How long the member has to answer. */
   readonly answerMs: number;
   readonly id: number;
+  readonly channel?: ChannelSettings | undefined;
   /** The connection closed after the handshake succeeded. */
   readonly onLateClose: (conn: Connection, reason: ConclaveError) => void;
 }
@@ -32,12 +33,16 @@ export interface HandshakeRequest {
 export function handshake(req: HandshakeRequest): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    const conn = new Connection(req.address, (c, reason) => {
-      if (settled) return req.onLateClose(c, reason);
-      settled = true;
-      clearTimeout(timer);
-      reject(reason);
-    });
+    const conn = new Connection(
+      req.address,
+      (c, reason) => {
+        if (settled) return req.onLateClose(c, reason);
+        settled = true;
+        clearTimeout(timer);
+        reject(reason);
+      },
+      req.channel,
+    );
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;

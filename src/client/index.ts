@@ -14,6 +14,7 @@ export type {
   ChildrenResult,
   ClientEvents,
   ClientOptions,
+  ClientTlsOptions,
   ClusterStatus,
   Consistency,
   CreateFlags,

@@ -13,7 +13,7 @@
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { backoffMs, delay } from './backoff.js';
 import { abortReason, closedError, describe, lostError, unavailable } from './client-errors.js';
-import type { Connection } from './connection.js';
+import type { ChannelSettings, Connection } from './connection.js';
 import { Endpoints } from './endpoints.js';
 import { type Handshake, handshake } from './handshake.js';
 import { KeepAlives } from './keep-alive.js';
@@ -27,6 +27,8 @@ import { type ResponseFrame, type WireEvent, errorOf } from './wire.js';
 
 export interface CoreOptions {
   readonly endpoints: readonly string[];
+  /** Credentials and options of every connection (TLS or plaintext); plaintext when left out. */
+  readonly channel?: ChannelSettings;
   readonly sessionTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -266,6 +268,8 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
       case ErrorCode.PROPOSAL_BACKPRESSURE:
       case ErrorCode.LEADER_TRANSFERRING:
       case ErrorCode.TOO_MANY_REQUESTS:
+      // Over the session's rate limit: refused before it was proposed; backing off is the point.
+      case ErrorCode.RATE_LIMITED:
         if (write) p.seq = undefined;
         return this.#retryLater(p);
       case ErrorCode.UNAVAILABLE:
@@ -329,6 +333,7 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
           sessionTimeoutMs: this.#opts.sessionTimeoutMs,
           answerMs: Math.min(Math.max((this.#timeoutMs || this.#opts.sessionTimeoutMs) / 3, HANDSHAKE_MS_MIN), this.#opts.connectTimeoutMs),
           id: this.nextId(),
+          channel: this.#opts.channel,
           onLateClose: (c, reason) => this.#drop(c, reason),
         });
         if (this.#stop.signal.aborted) return hs.conn.close();

@@ -3,6 +3,7 @@
  * (zxids, ids and times stay below 2^53).
  */
 import type { ConclaveError, ErrorCode } from '../common/errors.js';
+import type { ClientTlsOptions } from '../security/tls.js';
 
 /** A znode's stat, exactly as the server keeps it (ZooKeeper's fields). */
 export type { Stat } from '../state/stat.js';
@@ -10,6 +11,9 @@ export type { Stat } from '../state/stat.js';
 export type { WatchEvent, WatchEventType } from '../watches/watch-event.js';
 import type { Stat } from '../state/stat.js';
 import type { WatchEvent, WatchEventType } from '../watches/watch-event.js';
+
+/** TLS to the members: PEM contents of the CA, this client's certificate and key, an expected server name. */
+export type { ClientTlsOptions } from '../security/tls.js';
 
 /** Znode data: bytes, or a string stored as UTF-8. */
 export type Data = Uint8Array | string;
@@ -25,6 +29,8 @@ export interface ClientOptions {
   readonly connectTimeoutMs?: number;
   /** An operation fails with UNAVAILABLE if it is not answered within this, retries included. Default 10000. */
   readonly requestTimeoutMs?: number;
+  /** Connect with TLS (PEM contents, not file names); plaintext when left out. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export interface CallOptions {

@@ -38,6 +38,10 @@ export class ReplicaMetrics {
   readonly applySeconds: Histogram;
   readonly sessionStreams: Gauge;
   readonly lockWaitSeconds: Histogram<'result'>;
+  /** Requests refused by a per-session rate limit, by the limit that refused them (ops, bytes). */
+  readonly throttled: Counter<'reason'>;
+  /** Requests refused for their credentials (UNAUTHENTICATED) or their permissions (PERMISSION_DENIED). */
+  readonly authRefusals: Counter<'code'>;
   readonly lockDelayWakes: Counter;
   readonly #loop = monitorEventLoopDelay({ resolution: 10 });
 
@@ -90,6 +94,8 @@ export class ReplicaMetrics {
     this.applySeconds = new Histogram({ name: 'conclave_apply_seconds', help: 'time to apply one committed entry to the state machine (its count: entries applied)', registers: [r], buckets: [0.000005, 0.00002, 0.0001, 0.0005, 0.002, 0.01, 0.1] });
     this.lockWaitSeconds = new Histogram({ name: 'conclave_lock_acquire_seconds', help: 'lock acquires answered by this replica, by result (granted, timeout, refused), with the time from request to answer (its count by result: grants, timeouts)', labelNames: ['result'], registers: [r], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60] });
     this.lockDelayWakes = new Counter({ name: 'conclave_lock_delay_wakes_total', help: 'locks released from a lock-delay by the leader (each a lock-delay that took effect)', registers: [r] });
+    this.throttled = new Counter({ name: 'conclave_throttled_requests_total', help: 'requests refused with RATE_LIMITED by a per-session rate limit, by the limit (ops, bytes)', labelNames: ['reason'], registers: [r] });
+    this.authRefusals = new Counter({ name: 'conclave_auth_refusals_total', help: 'requests refused for their credentials (UNAUTHENTICATED) or permissions (PERMISSION_DENIED)', labelNames: ['code'], registers: [r] });
     this.sessionStreams = new Gauge({ name: 'conclave_session_streams', help: 'open session streams (client connections)', registers: [r] });
     this.snapshotSeconds = new Histogram({ name: 'conclave_snapshot_seconds', help: 'time to write a snapshot', registers: [r], buckets: [0.01, 0.1, 0.5, 1, 5, 30] });
   }

@@ -5,6 +5,7 @@
  * (ReadIndex) or served locally when asked for `SERIALIZABLE`.
  */
 import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { type Server as HttpServer, createServer } from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
@@ -14,6 +15,12 @@ import { ConclaveStateMachine, type ApplyResult, type MemberAddresses, type Memb
 import { DiskStorage } from '../storage/disk-storage.js';
 import type { SnapshotRow } from '../storage/sqlite-snapshot.js';
 import { GrpcPeerTransport } from '../transport/grpc-transport.js';
+import { CertificateFiles } from '../security/certificate-files.js';
+import { type TlsFiles, clientPortCredentials, peerChannelCredentials, peerServerCredentials } from '../security/tls.js';
+import { AuditLog } from '../security/audit-log.js';
+import { Authenticator } from '../security/authenticator.js';
+import { RateLimiter } from '../security/rate-limiter.js';
+import { checkTokenSecret } from '../security/tokens.js';
 import { loadApi } from '../api/proto.js';
 import { createServiceHandlers } from '../api/grpc-services.js';
 import type { ServerConfig } from './config.js';
@@ -78,7 +85,17 @@ export class ConclaveServer {
   readonly lockWaiters = new LockWaiters();
   /** Sessions opened through this leader, by client host (for the per-client limit). */
   readonly #sessionsByClient = new Map<string, Set<number>>();
+  /** Certificate files of the TLS ports, read again every tlsReloadMs. */
+  readonly #certificateFiles: CertificateFiles[] = [];
   #lastSweepMs = 0;
+  /** Who is calling (auth on), or everyone trusted (auth off). */
+  auth!: Authenticator;
+  /** The secret bearer tokens are signed with (--auth-token-secret-file), for MintToken. */
+  tokenSecret: Uint8Array | undefined;
+  /** Per-session rate limits (--session-rate-ops, --session-rate-bytes). */
+  rateLimiter!: RateLimiter;
+  /** The audit log, when --audit-log asks for one. */
+  audit: AuditLog | undefined;
   /** A deliberate bug for the fault suite's own test (CONCLAVE_FAULT_UNSAFE); never set in production. */
   #unsafe: UnsafeMode | undefined;
 
@@ -99,6 +116,11 @@ export class ConclaveServer {
     if (this.#unsafe) {
       this.#log.warn({ [UNSAFE_ENV]: this.#unsafe }, `UNSAFE BUILD: ${UNSAFE_ENV}=${this.#unsafe} switches on a deliberate bug (${UNSAFE_MODES[this.#unsafe]}); only the fault suite's own test may set it`);
     }
+    this.tokenSecret = await readTokenSecret(cfg.authTokenSecretFile);
+    this.auth = new Authenticator({ enabled: cfg.auth, tokenSecret: this.tokenSecret });
+    if (cfg.auth && !cfg.tls) this.#log.warn({}, 'auth is on without TLS on the client port: bearer tokens cross the network in the clear');
+    this.rateLimiter = new RateLimiter({ opsPerSecond: cfg.sessionRateOps, bytesPerSecond: cfg.sessionRateBytes });
+    this.audit = cfg.auditLog === undefined ? undefined : new AuditLog(cfg.auditLog);
     this.watches = new WatchHub({
       historyEventsMax: cfg.watchHistoryEvents,
       historyBytesMax: cfg.watchHistoryBytes,
@@ -109,7 +131,10 @@ export class ConclaveServer {
     });
     this.#storage = await DiskStorage.open(cfg.dataDir, { onWarning: (msg, details) => this.#log.warn(details, msg) });
     const peers = new Map([...cfg.members].filter(([id]) => id !== cfg.id).map(([id, m]) => [id, this.#dialAddress(id, m.peer)] as const));
-    this.#transport = await GrpcPeerTransport.start({ id: cfg.id, listen: cfg.peerListen, peers, onWarning: (msg, d) => this.#log.warn(d, msg) });
+    const peerFiles = cfg.peerTls && this.#watchCertificates(cfg.peerTls, 'peer-tls');
+    if (cfg.peerTls) this.#log.info({ cert: cfg.peerTls.certFile, ca: cfg.peerTls.caFile, reloadMs: cfg.tlsReloadMs }, 'peer port: mutual TLS');
+    const credentials = peerFiles && { server: peerServerCredentials(peerFiles), channel: peerChannelCredentials(peerFiles) };
+    this.#transport = await GrpcPeerTransport.start({ id: cfg.id, listen: cfg.peerListen, peers, credentials, onWarning: (msg, d) => this.#log.warn(d, msg) });
     this.driver = await RaftDriver.start({
       id: cfg.id,
       storage: this.#storage,
@@ -151,7 +176,10 @@ export class ConclaveServer {
             for await (const batch of this.#storage.snapshots.readRows(file.path, table, 2000)) for (const r of batch) rows.push(r);
             return rows;
           };
-          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members'), locks: await read('locks') };
+          // Tables added since a snapshot was written (acls and quotas, v4) restore as empty.
+          const present = new Set((await this.#storage.snapshots.readTables(file.path)).map((t) => t.name));
+          const optional = async (table: string): Promise<SnapshotRow[]> => (present.has(table) ? read(table) : []);
+          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members'), locks: await read('locks'), acls: await optional('acls'), quotas: await optional('quotas') };
           this.sm.restore(rows, file.index);
           this.watches.restart(file.index);
           this.#updatePeers();
@@ -172,7 +200,7 @@ export class ConclaveServer {
             } finally {
               znodes.end();
             }
-            for (const [table, all] of [['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks]] as const) {
+            for (const [table, all] of [['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks], ['acls', rows.acls], ['quotas', rows.quotas]] as const) {
               for (let i = 0; i < all.length; i += SNAPSHOT_CHUNK_ROWS) await w.write(table, all.slice(i, i + SNAPSHOT_CHUNK_ROWS) as SnapshotRow[]);
             }
           },
@@ -185,11 +213,12 @@ export class ConclaveServer {
     this.#api.addService(api.Conclave.service, handlers.conclave);
     this.#api.addService(api.Cluster.service, handlers.cluster);
     this.#api.addService(api.Locks.service, handlers.locks);
+    this.#api.addService(api.Access.service, handlers.access);
     this.#api.addService(api.Health.service, handlers.health);
     // Server reflection, so grpcurl and similar tools work without the .proto files.
     new ReflectionService(api.definition).addToServer(this.#api);
     this.clientPort = await new Promise<number>((resolve, reject) =>
-      this.#api.bindAsync(cfg.listen, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.#api.bindAsync(cfg.listen, this.#clientCredentials(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.metrics = new ReplicaMetrics({
       isLeader: () => this.isLeader(),
@@ -217,6 +246,20 @@ export class ConclaveServer {
     this.#progressTimer = setInterval(() => this.watches.progress(), cfg.watchProgressMs);
     this.#progressTimer.unref();
     this.#log.info({ id: cfg.id, listen: `${cfg.listen.split(':')[0]}:${this.clientPort}`, peerListen: `${cfg.peerListen.split(':')[0]}:${this.#transport.port}`, metricsListen: `${cfg.metricsListen.split(':')[0]}:${this.metricsPort}`, dataDir: cfg.dataDir, members: [...cfg.members.keys()] }, 'conclave replica started');
+  }
+
+  #watchCertificates(files: TlsFiles, prefix: 'tls' | 'peer-tls'): CertificateFiles {
+    const watched = new CertificateFiles(files, { prefix, reloadMs: this.config.tlsReloadMs, log: this.#log });
+    this.#certificateFiles.push(watched);
+    return watched;
+  }
+
+  /** The client port's credentials: TLS (certificate files read again every tlsReloadMs) or plaintext. */
+  #clientCredentials(): grpc.ServerCredentials {
+    const tls = this.config.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    this.#log.info({ clientAuth: tls.clientAuth, cert: tls.certFile, ca: tls.caFile, reloadMs: this.config.tlsReloadMs }, 'client port: TLS');
+    return clientPortCredentials(tls, this.#watchCertificates(tls, 'tls'));
   }
 
   /** Ready to serve: a leader is known and everything committed here is applied. */
@@ -326,19 +369,23 @@ export class ConclaveServer {
   }
 
   /** Propose a write on the leader; resolves with its result and zxid once applied here. */
-  async write(body: TxnBody, sessionId = 0, seq = 0): Promise<{ result: TxnResult; zxid: number }> {
-    const { applied, zxid } = await this.writeRaw(body, sessionId, seq);
+  async write(body: TxnBody, sessionId = 0, seq = 0, identity?: string): Promise<{ result: TxnResult; zxid: number }> {
+    const { applied, zxid } = await this.writeRaw(body, sessionId, seq, identity);
     if (!applied.ok) throw new ConclaveError(applied.error.code, applied.error.message);
     return { result: applied.result, zxid };
   }
 
-  /** Like `write`, but a failed txn comes back as its apply result (a failed multi's per-op results). */
-  async writeRaw(body: TxnBody, sessionId = 0, seq = 0): Promise<{ applied: ApplyResult; zxid: number }> {
+  /**
+   * Like `write`, but a failed txn comes back as its apply result (a failed multi's per-op results).
+   * `identity`: the caller's, checked against the ACLs when the txn is applied (undefined: trusted).
+   */
+  async writeRaw(body: TxnBody, sessionId = 0, seq = 0, identity?: string): Promise<{ applied: ApplyResult; zxid: number }> {
     if (!this.isLeader()) throw this.notLeader();
     // Any request of a session counts as a keep-alive (as in ZooKeeper).
+    // (Not for another identity's session: the apply refuses that request, and it must not keep the session alive.)
     const session = sessionId > 0 ? this.sm.sessions.get(sessionId) : undefined;
-    if (session) this.sessions.touch(sessionId, session.timeoutMs);
-    const { index, result } = await this.driver.propose(encodeTxn({ timeMs: Date.now(), sessionId, seq, body }));
+    if (session && (identity === undefined || session.owner === '' || session.owner === identity)) this.sessions.touch(sessionId, session.timeoutMs);
+    const { index, result } = await this.driver.propose(encodeTxn({ timeMs: Date.now(), sessionId, seq, ...(identity !== undefined ? { identity } : {}), body }));
     return { applied: result as ApplyResult, zxid: index };
   }
 
@@ -365,7 +412,7 @@ export class ConclaveServer {
    * Open a session (on the leader). A client host holds at most `maxSessionsPerClient` open
    * sessions; the count lives on the leader and starts afresh with a new leader.
    */
-  async openSession(timeoutMs: number, clientHost: string): Promise<number> {
+  async openSession(timeoutMs: number, clientHost: string, identity?: string): Promise<number> {
     if (!this.isLeader()) throw this.notLeader();
     const limit = this.config.maxSessionsPerClient;
     let mine = this.#sessionsByClient.get(clientHost);
@@ -377,7 +424,7 @@ export class ConclaveServer {
     if (!mine) this.#sessionsByClient.set(clientHost, (mine = new Set()));
     mine.add(sessionId);
     try {
-      await this.write({ type: 'createSession', sessionId, timeoutMs });
+      await this.write({ type: 'createSession', sessionId, timeoutMs }, 0, 0, identity);
     } catch (err: unknown) {
       mine.delete(sessionId);
       throw err;
@@ -468,9 +515,24 @@ export class ConclaveServer {
     this.#api?.forceShutdown();
     this.#http?.close();
     this.metrics?.close();
+    this.audit?.close();
     await this.driver?.stop();
     await this.#transport?.close();
+    for (const files of this.#certificateFiles) files.close();
     await this.#storage?.close();
     this.#resolveStopped();
   }
+}
+
+/** The bearer-token secret from its file (trailing newline kept: the bytes are the secret). */
+async function readTokenSecret(file: string | undefined): Promise<Uint8Array | undefined> {
+  if (file === undefined) return undefined;
+  let secret: Uint8Array;
+  try {
+    secret = await readFile(file);
+  } catch (err: unknown) {
+    throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `cannot read --auth-token-secret-file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  checkTokenSecret(secret);
+  return secret;
 }

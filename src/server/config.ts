@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { NodeId } from '../raft/index.js';
+import { type ClientPortTls, type PeerTls, TLS_RELOAD_MS_DEFAULT, parseClientPortTls, parsePeerTls } from '../security/tls.js';
 
 export interface MemberAddress {
   /** host:port of the member's peer (Raft) listener. */
@@ -52,6 +53,21 @@ export interface ServerConfig {
   /** How often idle watches hear the current zxid (progress notification). */
   readonly watchProgressMs: number;
   readonly logLevel: string;
+  /** TLS on the client port (undefined: plaintext). */
+  readonly tls: ClientPortTls | undefined;
+  /** Mutual TLS on the peer port, and for dialing peers (undefined: plaintext). */
+  readonly peerTls: PeerTls | undefined;
+  /** How often certificate files are read again (a rotated certificate reaches new connections). */
+  readonly tlsReloadMs: number;
+  /** Authentication and ACLs: on by default when the client port has TLS. */
+  readonly auth: boolean;
+  /** The secret (file) bearer tokens are signed with; without one, only client certificates identify. */
+  readonly authTokenSecretFile: string | undefined;
+  /** Per-session rate limits (0: none): operations and request bytes per second. */
+  readonly sessionRateOps: number;
+  readonly sessionRateBytes: number;
+  /** The audit log's file (`-`: stdout); undefined: no audit log. */
+  readonly auditLog: string | undefined;
 }
 
 /** flag name → [env var, description]; the README's configuration table lists the same. */
@@ -79,6 +95,19 @@ export const SERVER_OPTIONS = {
   'watch-buffer-bytes': ['CONCLAVE_WATCH_BUFFER_BYTES', 'unread event bytes before a slow watcher is cut off (default 8388608)'],
   'watch-progress-ms': ['CONCLAVE_WATCH_PROGRESS_MS', 'interval of progress notifications to idle watches (default 10000)'],
   'log-level': ['CONCLAVE_LOG_LEVEL', 'pino level: fatal, error, warn, info, debug, trace (default info)'],
+  'tls-cert': ['CONCLAVE_TLS_CERT', 'client port: PEM certificate (chain) to serve TLS with (with --tls-key)'],
+  'tls-key': ['CONCLAVE_TLS_KEY', 'client port: PEM private key of --tls-cert'],
+  'tls-ca': ['CONCLAVE_TLS_CA', 'client port: PEM CA certificate(s) that sign client certificates'],
+  'tls-client-auth': ['CONCLAVE_TLS_CLIENT_AUTH', 'client certificates: none, request (verified if sent) or require (default: require with --tls-ca, else none)'],
+  'peer-tls-cert': ['CONCLAVE_PEER_TLS_CERT', 'peer port: this member\'s PEM certificate, served and presented when dialing peers (mutual TLS; with --peer-tls-key, --peer-tls-ca)'],
+  'peer-tls-key': ['CONCLAVE_PEER_TLS_KEY', 'peer port: PEM private key of --peer-tls-cert'],
+  'peer-tls-ca': ['CONCLAVE_PEER_TLS_CA', 'peer port: PEM CA certificate(s) of the cluster; a peer without a certificate from it is refused'],
+  'tls-reload-ms': ['CONCLAVE_TLS_RELOAD_MS', 'how often certificate files are read again; new connections use changed ones (default 5000)'],
+  auth: ['CONCLAVE_AUTH', 'authentication and ACLs: on or off (default: on when the client port has TLS, else off)'],
+  'auth-token-secret-file': ['CONCLAVE_AUTH_TOKEN_SECRET_FILE', 'file with the secret (at least 32 bytes) bearer tokens are signed with; every member needs the same'],
+  'session-rate-ops': ['CONCLAVE_SESSION_RATE_OPS', 'operations per second one session (or one client host without a session) may send, 0 for no limit (default 0)'],
+  'session-rate-bytes': ['CONCLAVE_SESSION_RATE_BYTES', 'request bytes per second one session may send, 0 for no limit (default 0)'],
+  'audit-log': ['CONCLAVE_AUDIT_LOG', 'write an audit log (JSON lines: who changed or was refused what) to this file, - for stdout (default: none)'],
 } as const;
 
 type OptionName = keyof typeof SERVER_OPTIONS;
@@ -166,7 +195,23 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
     watchBufferBytes: int('watch-buffer-bytes', 8 * 1024 * 1024, 1024),
     watchProgressMs: int('watch-progress-ms', 10_000, 10),
     logLevel,
+    tls: parseClientPortTls({ cert: get('tls-cert'), key: get('tls-key'), ca: get('tls-ca'), clientAuth: get('tls-client-auth') }),
+    peerTls: parsePeerTls({ cert: get('peer-tls-cert'), key: get('peer-tls-key'), ca: get('peer-tls-ca') }),
+    tlsReloadMs: int('tls-reload-ms', TLS_RELOAD_MS_DEFAULT, 10),
+    ...authOptions(get, int),
   };
+}
+
+function authOptions(get: (name: OptionName) => string | undefined, int: (name: OptionName, dflt: number, min: number) => number): Pick<ServerConfig, 'auth' | 'authTokenSecretFile' | 'sessionRateOps' | 'sessionRateBytes' | 'auditLog'> {
+  const tlsOn = get('tls-cert') !== undefined;
+  const raw = get('auth') ?? (tlsOn ? 'on' : 'off');
+  if (raw !== 'on' && raw !== 'off') throw bad(`--auth must be on or off, got "${raw}"`);
+  const auth = raw === 'on';
+  const authTokenSecretFile = get('auth-token-secret-file');
+  if (authTokenSecretFile !== undefined && !auth) throw bad('--auth-token-secret-file needs --auth on (tokens identify callers only when auth is on)');
+  if (auth && !tlsOn && authTokenSecretFile === undefined) throw bad('--auth on needs a way to identify callers: client certificates (--tls-cert, --tls-ca) or bearer tokens (--auth-token-secret-file)');
+  const auditLog = get('audit-log');
+  return { auth, authTokenSecretFile, sessionRateOps: int('session-rate-ops', 0, 0), sessionRateBytes: int('session-rate-bytes', 0, 0), ...{ auditLog: auditLog === '' ? undefined : auditLog } };
 }
 
 function parseMembers(raw: string | undefined, self: NodeId, peerListen: string, listen: string): Map<NodeId, MemberAddress> {

@@ -4,6 +4,8 @@
  * A stream that fails is dropped and the peer reported unreachable (the leader falls back to
  * probing); the next send opens a new one, re-resolving the peer's address. A slow peer's buffer is
  * bounded: past it, messages to that peer are dropped (Raft retransmits) rather than growing memory.
+ * With `credentials`, both directions are mutual TLS (src/security/tls.ts): a peer without a
+ * certificate from the cluster's peer CA never gets a stream open, so nothing it sends is stepped.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Message, NodeId } from '../raft/index.js';
@@ -37,6 +39,13 @@ export interface GrpcTransportOptions {
   /** Bytes queued to one peer beyond which its messages are dropped. */
   readonly bufferedBytesMaxPerPeer?: number;
   readonly onWarning?: (message: string, details: Record<string, unknown>) => void;
+  /** TLS for the peer port and for dialing peers; plaintext when left out. */
+  readonly credentials?: PeerCredentials;
+}
+
+export interface PeerCredentials {
+  readonly server: grpc.ServerCredentials;
+  readonly channel: grpc.ChannelCredentials;
 }
 
 interface Outbound {
@@ -83,7 +92,7 @@ export class GrpcPeerTransport implements PeerTransport {
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(opts.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+      server.bindAsync(opts.listen, opts.credentials?.server ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
     });
     transport = new GrpcPeerTransport(opts, server, port);
     return transport;
@@ -134,7 +143,7 @@ export class GrpcPeerTransport implements PeerTransport {
     if (existing) return existing;
     const address = this.#peers.get(peer);
     if (!address) return undefined;
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    const client = new grpc.Client(address, this.#opts.credentials?.channel ?? grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': MESSAGE_BYTES_MAX,
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,

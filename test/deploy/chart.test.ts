@@ -24,8 +24,10 @@ const ALL_FEATURES = {
   'metrics.serviceMonitor.enabled': true,
   'metrics.prometheusRule.enabled': true,
   'snapshots.enabled': true,
-  'tls.enabled': true,
-  'tls.secretName': 'conclave-tls',
+  'tls.client.enabled': true,
+  'tls.client.secretName': 'conclave-tls',
+  'tls.peer.enabled': true,
+  'tls.peer.secretName': 'conclave-peer-tls',
   'cluster.restore': true,
 } as const;
 
@@ -202,6 +204,11 @@ describe('helm template', () => {
     [{ 'cluster.initialMembers': 4, replicaCount: 5 }, 'cluster.initialMembers is 4: use 3 or 5'],
     [{ replicaCount: 0 }, 'replicaCount must be at least 1'],
     [{ podAntiAffinity: 'sometimes' }, 'podAntiAffinity must be hard, soft or none'],
+    [{ 'tls.client.enabled': true }, 'tls.client.enabled needs tls.client.secretName'],
+    [{ 'tls.peer.enabled': true }, 'tls.peer.enabled needs tls.peer.secretName'],
+    [{ 'tls.client.clientAuth': 'maybe' }, 'tls.client.clientAuth must be none, request or require'],
+    [{ 'tls.enabled': true, 'tls.secretName': 'x' }, 'tls.enabled and tls.secretName are gone'],
+    [{ 'config.tlsCert': '/x' }, 'config.tlsCert is set by the chart'],
   ] as const) {
     it(`refuses ${JSON.stringify(values)} with a clear message`, () => {
       const r = renderChart(bin, values).run;
@@ -217,7 +224,7 @@ describe('helm template', () => {
     }
   });
 
-  it('renders every optional feature: ServiceMonitor, PrometheusRule, snapshot CronJob, TLS placeholder, restore mode', async () => {
+  it('renders every optional feature: ServiceMonitor, PrometheusRule, snapshot CronJob, TLS on both ports, restore mode', async () => {
     const objects = render(ALL_FEATURES);
     for (const o of objects) if (!o.apiVersion.startsWith('monitoring.coreos.com/')) await validate(o);
     const { pod, c } = server(objects);
@@ -240,21 +247,102 @@ describe('helm template', () => {
     expect(podEnv(snap as Container, { name: 'x', namespace: NS })['CONCLAVE_ENDPOINTS']?.split(',')).toHaveLength(5);
     const pvc = find(objects, 'PersistentVolumeClaim', 'demo-conclave-snapshots');
     expect((pvc['spec'] as any).accessModes).toEqual(['ReadWriteOnce']);
-    // TLS (a placeholder until issue #12): the Secret is mounted read-only.
-    expect(pod['volumes'].find((v: any) => v.name === 'tls').secret.secretName).toBe('conclave-tls');
-    expect(c.volumeMounts?.find((m) => m.name === 'tls')).toMatchObject({ mountPath: '/etc/conclave/tls', readOnly: true });
+    // TLS: each port's Secret mounted read-only (the TLS tests below check the variables that point into them).
+    expect(pod['volumes'].find((v: any) => v.name === 'tls-client').secret.secretName).toBe('conclave-tls');
+    expect(pod['volumes'].find((v: any) => v.name === 'tls-peer').secret.secretName).toBe('conclave-peer-tls');
+    expect(c.volumeMounts?.find((m) => m.name === 'tls-client')).toMatchObject({ mountPath: '/etc/conclave/tls/client', readOnly: true });
+    expect(c.volumeMounts?.find((m) => m.name === 'tls-peer')).toMatchObject({ mountPath: '/etc/conclave/tls/peer', readOnly: true });
     // Restore mode: the founders wait for the backup on their volume.
     expect(podEnv(c, { name: 'demo-conclave-0', namespace: NS })['CONCLAVE_K8S_RESTORE_FILE']).toBe('/var/lib/conclave/restore.db');
   });
 
-  it('prints NOTES on how to connect and check health, and warns that TLS is a placeholder', () => {
+  it('prints NOTES on how to connect and check health, and on TLS', () => {
     const r = helm(bin, ['install', 'demo', CHART, '--dry-run=client', '--namespace', NS, ...setArgs(ALL_FEATURES)]);
     expect(r.code, r.stderr).toBe(0);
     const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
     expect(notes).toContain(`demo-conclave.${NS}.svc.cluster.local:4180`);
     expect(notes).toContain('conclave status');
     expect(notes).toContain('/readyz');
-    expect(notes).toContain('PLAINTEXT');
+    expect(notes).toContain('Client port: TLS from Secret conclave-tls (client certificates: require)');
+    expect(notes).toContain('Peer port: mutual TLS from Secret conclave-peer-tls');
+    expect(notes).not.toContain('PLAINTEXT');
     expect(notes).toContain('restore.db');
+    const plain = helm(bin, ['install', 'demo', CHART, '--dry-run=client', '--namespace', NS]);
+    expect(plain.stdout.slice(plain.stdout.indexOf('NOTES:'))).toContain('PLAINTEXT: the client port and the traffic between members');
+  });
+
+  describe('TLS', () => {
+    /** The Secret's files the environment points at: { ENV: [volume, file] }. */
+    function tlsFiles(c: Container, volumes: readonly any[]): Record<string, [string, string]> {
+      const env = podEnv(c, { name: 'demo-conclave-0', namespace: NS });
+      const out: Record<string, [string, string]> = {};
+      for (const [k, v] of Object.entries(env)) {
+        if (!/^CONCLAVE_(PEER_)?TLS_(CA|CERT|KEY)$/.test(k)) continue;
+        const mount = c.volumeMounts?.find((m) => v.startsWith(`${m.mountPath}/`));
+        expect(mount, `${k}=${v} is on a mounted volume`).toBeDefined();
+        expect(mount?.readOnly).toBe(true);
+        const secret = volumes.find((vol: any) => vol.name === mount?.name)?.secret?.secretName as string;
+        out[k] = [secret, v.slice((mount?.mountPath.length ?? 0) + 1)];
+      }
+      return out;
+    }
+
+    it('is off by default: no Secret mounted, no TLS variable', () => {
+      const objects = render({ 'snapshots.enabled': true });
+      expect(JSON.stringify(objects)).not.toMatch(/CONCLAVE_(PEER_)?TLS_|\/etc\/conclave\/tls/);
+    });
+
+    it('points the server at each port\'s Secret and passes the client certificate mode and reload interval', () => {
+      const { pod, c } = server(render({ ...ALL_FEATURES, 'tls.client.clientAuth': 'request', 'tls.reloadMs': 2000 }));
+      const env = podEnv(c, { name: 'demo-conclave-0', namespace: NS });
+      expect(tlsFiles(c, pod['volumes'])).toEqual({
+        CONCLAVE_TLS_CERT: ['conclave-tls', 'tls.crt'],
+        CONCLAVE_TLS_KEY: ['conclave-tls', 'tls.key'],
+        CONCLAVE_TLS_CA: ['conclave-tls', 'ca.crt'],
+        CONCLAVE_PEER_TLS_CERT: ['conclave-peer-tls', 'tls.crt'],
+        CONCLAVE_PEER_TLS_KEY: ['conclave-peer-tls', 'tls.key'],
+        CONCLAVE_PEER_TLS_CA: ['conclave-peer-tls', 'ca.crt'],
+      });
+      expect(env['CONCLAVE_TLS_CLIENT_AUTH']).toBe('request');
+      expect(env['CONCLAVE_TLS_RELOAD_MS']).toBe('2000');
+      // Every one is a server option (the same variables give the pod's conclave commands the client files).
+      const known = new Set(Object.values(SERVER_OPTIONS).map(([e]) => e));
+      for (const k of Object.keys(env)) if (!k.startsWith('CONCLAVE_K8S_')) expect(known, k).toContain(k);
+    });
+
+    it('turns each port on alone', () => {
+      const clientOnly = server(render({ 'tls.client.enabled': true, 'tls.client.secretName': 's' }));
+      const env1 = podEnv(clientOnly.c, { name: 'demo-conclave-0', namespace: NS });
+      expect(env1['CONCLAVE_TLS_CERT']).toBeDefined();
+      expect(env1['CONCLAVE_TLS_CLIENT_AUTH']).toBe('require'); // the default
+      expect(Object.keys(env1).filter((k) => k.startsWith('CONCLAVE_PEER_TLS_'))).toEqual([]);
+      const peerOnly = server(render({ 'tls.peer.enabled': true, 'tls.peer.secretName': 'p' }));
+      const env2 = podEnv(peerOnly.c, { name: 'demo-conclave-0', namespace: NS });
+      expect(Object.keys(env2).filter((k) => /^CONCLAVE_(PEER_)?TLS_/.test(k)).sort()).toEqual(['CONCLAVE_PEER_TLS_CA', 'CONCLAVE_PEER_TLS_CERT', 'CONCLAVE_PEER_TLS_KEY', 'CONCLAVE_TLS_RELOAD_MS']);
+      expect(tlsFiles(peerOnly.c, peerOnly.pod['volumes'])).toEqual({
+        CONCLAVE_PEER_TLS_CERT: ['p', 'tls.crt'],
+        CONCLAVE_PEER_TLS_KEY: ['p', 'tls.key'],
+        CONCLAVE_PEER_TLS_CA: ['p', 'ca.crt'],
+      });
+    });
+
+    it('gives every other pod that runs conclave commands the client Secret: the scale-down hook, the snapshots, the helm test', async () => {
+      const objects = render(ALL_FEATURES);
+      const pods: [string, K8sObject][] = [
+        ['scale-down hook', find(objects, 'Job', 'demo-conclave-scale-down')],
+        ['snapshots', find(objects, 'CronJob')],
+        ['helm test', find(objects, 'Pod', 'demo-conclave-test-status')],
+      ];
+      for (const [what, o] of pods) {
+        await validate(o);
+        const spec = (o['spec'] as any).jobTemplate?.spec.template.spec ?? (o['spec'] as any).template?.spec ?? o['spec'];
+        const [c] = containersOf(o);
+        expect(tlsFiles(c as Container, spec.volumes ?? []), what).toEqual({
+          CONCLAVE_TLS_CERT: ['conclave-tls', 'tls.crt'],
+          CONCLAVE_TLS_KEY: ['conclave-tls', 'tls.key'],
+          CONCLAVE_TLS_CA: ['conclave-tls', 'ca.crt'],
+        });
+      }
+    });
   });
 });

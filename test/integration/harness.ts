@@ -223,27 +223,39 @@ export class RpcError extends Error {
   }
 }
 
-export class Client {
-  readonly #clients: Record<'Conclave' | 'Cluster' | 'Health', grpc.Client>;
+type ServiceName = 'Conclave' | 'Cluster' | 'Health' | 'Access' | 'Locks';
 
-  constructor(address: string) {
+export class Client {
+  readonly #clients: Record<ServiceName, grpc.Client>;
+  /** A bearer token sent with every call (auth on), if given. */
+  readonly #token: string | undefined;
+
+  constructor(address: string, opts: { token?: string } = {}) {
+    this.#token = opts.token;
     const api = loadApi();
     const creds = grpc.credentials.createInsecure();
     // Its own connections, retried every second at most: gRPC's shared ones back off up to two
     // minutes after a member was down for a while, so a restarted member would look dead for that long.
-    const opts: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1, 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 };
-    this.#clients = { Conclave: new api.Conclave(address, creds, opts), Cluster: new api.Cluster(address, creds, opts), Health: new api.Health(address, creds, opts) };
+    const channel = new grpc.Channel(address, creds, { 'grpc.use_local_subchannel_pool': 1, 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 1000 });
+    const on = { channelOverride: channel };
+    this.#clients = { Conclave: new api.Conclave(address, creds, on), Cluster: new api.Cluster(address, creds, on), Health: new api.Health(address, creds, on), Access: new api.Access(address, creds, on), Locks: new api.Locks(address, creds, on) };
   }
 
-  call(service: 'Conclave' | 'Cluster' | 'Health', method: string, req: object, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  #metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.#token !== undefined) md.set('authorization', `Bearer ${this.#token}`);
+    return md;
+  }
+
+  call(service: ServiceName, method: string, req: object, timeoutMs = 10_000): Promise<Record<string, unknown>> {
     const client = this.#clients[service] as unknown as Record<
       string,
-      (req: object, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
+      (req: object, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
     >;
     const fn = client[method];
     if (!fn) throw new Error(`no method ${method}`);
     return new Promise((resolve, reject) => {
-      fn.call(client, req, { deadline: Date.now() + timeoutMs }, (err, res) => {
+      fn.call(client, req, this.#metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(new RpcError(err.code, String(err.metadata?.get(CODE_METADATA_KEY)[0] ?? ''), err.details));
         else resolve(res);
       });
@@ -252,10 +264,10 @@ export class Client {
 
   /** Every message of a server-streaming call. */
   serverStream(service: 'Conclave' | 'Cluster', method: string, req: object): Promise<Record<string, unknown>[]> {
-    const client = this.#clients[service] as unknown as Record<string, (req: object) => grpc.ClientReadableStream<Record<string, unknown>>>;
+    const client = this.#clients[service] as unknown as Record<string, (req: object, md: grpc.Metadata) => grpc.ClientReadableStream<Record<string, unknown>>>;
     const fn = client[method];
     if (!fn) throw new Error(`no method ${method}`);
-    const call = fn.call(client, req);
+    const call = fn.call(client, req, this.#metadata());
     const out: Record<string, unknown>[] = [];
     return new Promise((resolve, reject) => {
       call.on('data', (m: Record<string, unknown>) => out.push(m));
@@ -266,7 +278,7 @@ export class Client {
 
   /** A session stream (Conclave.Session) on this client's connection. */
   stream(): StreamClient {
-    return new StreamClient(this.#clients.Conclave);
+    return new StreamClient(this.#clients.Conclave, this.#metadata());
   }
 
   close(): void {
@@ -287,8 +299,8 @@ export class StreamClient {
   error: RpcError | undefined;
   #next = 1;
 
-  constructor(client: grpc.Client) {
-    this.#call = (client as unknown as { Session(): grpc.ClientDuplexStream<object, Frame> }).Session();
+  constructor(client: grpc.Client, metadata: grpc.Metadata = new grpc.Metadata()) {
+    this.#call = (client as unknown as { Session(md: grpc.Metadata): grpc.ClientDuplexStream<object, Frame> }).Session(metadata);
     this.#call.on('data', (f: Frame) => {
       if (f['result'] === 'event' || f['result'] === 'progress' || (f['result'] === 'error' && !this.#waiting.has(f['id'] as number))) {
         this.pushed.push(f);

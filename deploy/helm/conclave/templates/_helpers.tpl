@@ -75,6 +75,32 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   value: {{ .Values.ports.peer | quote }}
 {{- end -}}
 
+{{/*
+TLS: the client port's Secret is mounted at /etc/conclave/tls/client, the peer port's at
+/etc/conclave/tls/peer (tls.crt, tls.key, ca.crt). The conclave commands of the chart (a member's
+own `k8s` commands, the hook, the snapshots, the test) connect with the client Secret's files.
+*/}}
+{{- define "conclave.clientTlsEnv" -}}
+- name: CONCLAVE_TLS_CA
+  value: /etc/conclave/tls/client/ca.crt
+- name: CONCLAVE_TLS_CERT
+  value: /etc/conclave/tls/client/tls.crt
+- name: CONCLAVE_TLS_KEY
+  value: /etc/conclave/tls/client/tls.key
+{{- end -}}
+
+{{- define "conclave.clientTlsMount" -}}
+- name: tls-client
+  mountPath: /etc/conclave/tls/client
+  readOnly: true
+{{- end -}}
+
+{{- define "conclave.clientTlsVolume" -}}
+- name: tls-client
+  secret:
+    secretName: {{ .Values.tls.client.secretName }}
+{{- end -}}
+
 {{/* Refuse member counts that cannot keep a majority through a failure, unless allowed. */}}
 {{- define "conclave.validate" -}}
 {{- $allow := .Values.cluster.allowUnsafeReplicaCount -}}
@@ -89,11 +115,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if not (has .Values.podAntiAffinity (list "hard" "soft" "none")) -}}
 {{- fail (printf "podAntiAffinity must be hard, soft or none, got %v" .Values.podAntiAffinity) -}}
 {{- end -}}
-{{- if and .Values.tls.enabled (not .Values.tls.secretName) -}}
-{{- fail "tls.enabled needs tls.secretName (a kubernetes.io/tls Secret)" -}}
+{{- if or (hasKey .Values.tls "enabled") (hasKey .Values.tls "secretName") -}}
+{{- fail "tls.enabled and tls.secretName are gone: use tls.client.enabled/secretName/clientAuth and tls.peer.enabled/secretName" -}}
+{{- end -}}
+{{- range $port := list "client" "peer" -}}
+{{- $t := index $.Values.tls $port -}}
+{{- if and $t.enabled (not $t.secretName) -}}
+{{- fail (printf "tls.%s.enabled needs tls.%s.secretName (a Secret with tls.crt, tls.key and ca.crt)" $port $port) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (has .Values.tls.client.clientAuth (list "none" "request" "require")) -}}
+{{- fail (printf "tls.client.clientAuth must be none, request or require, got %v" .Values.tls.client.clientAuth) -}}
 {{- end -}}
 {{- range $key, $_ := .Values.config -}}
-{{- if has $key (list "id" "data" "listen" "peerListen" "metricsListen" "members" "join" "peerDial" "config") -}}
+{{- if has $key (list "id" "data" "listen" "peerListen" "metricsListen" "members" "join" "peerDial" "config" "tlsCert" "tlsKey" "tlsCa" "tlsClientAuth" "peerTlsCert" "peerTlsKey" "peerTlsCa" "tlsReloadMs") -}}
 {{- fail (printf "config.%s is set by the chart and the start logic; remove it from config" $key) -}}
 {{- end -}}
 {{- end -}}
