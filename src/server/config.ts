@@ -209,7 +209,10 @@ function authOptions(get: (name: OptionName) => string | undefined, int: (name: 
   const auth = raw === 'on';
   const authTokenSecretFile = get('auth-token-secret-file');
   if (authTokenSecretFile !== undefined && !auth) throw bad('--auth-token-secret-file needs --auth on (tokens identify callers only when auth is on)');
-  if (auth && !tlsOn && authTokenSecretFile === undefined) throw bad('--auth on needs a way to identify callers: client certificates (--tls-cert, --tls-ca) or bearer tokens (--auth-token-secret-file)');
+  if (auth && get('tls-ca') === undefined && authTokenSecretFile === undefined) {
+    const why = get('auth') === undefined ? 'TLS is on, so auth is on by default, but' : 'auth is on, but';
+    throw bad(`${why} no caller could ever be identified: give --tls-ca (client certificates) or --auth-token-secret-file (bearer tokens), or --auth off`);
+  }
   const auditLog = get('audit-log');
   return { auth, authTokenSecretFile, sessionRateOps: int('session-rate-ops', 0, 0), sessionRateBytes: int('session-rate-bytes', 0, 0), ...{ auditLog: auditLog === '' ? undefined : auditLog } };
 }

@@ -40,15 +40,19 @@ describe('server TLS flags', () => {
     expect(plain.tls).toBeUndefined();
     expect(plain.peerTls).toBeUndefined();
     expect(plain.tlsReloadMs).toBe(5000);
-    const client = parseServerConfig(['--tls-cert', m1().cert, '--tls-key', m1().key], {});
+    // TLS turns auth on by default, which needs a way to identify callers (a client CA or tokens).
+    expect(() => parseServerConfig(['--tls-cert', m1().cert, '--tls-key', m1().key], {})).toThrow(/no caller could ever be identified.*--auth off/);
+    const client = parseServerConfig(['--tls-cert', m1().cert, '--tls-key', m1().key, '--auth', 'off'], {});
     expect(client.tls).toEqual({ certFile: m1().cert, keyFile: m1().key, caFile: undefined, clientAuth: 'none' });
     expect(client.peerTls).toBeUndefined();
+    expect(client.auth).toBe(false);
     const both = parseServerConfig(['--tls-cert', m1().cert, '--tls-key', m1().key, '--tls-ca', fx.cluster.ca, '--tls-reload-ms', '50'], {
       CONCLAVE_PEER_TLS_CERT: m1().peerCert,
       CONCLAVE_PEER_TLS_KEY: m1().peerKey,
       CONCLAVE_PEER_TLS_CA: fx.cluster.peerCa,
     });
     expect(both.tls?.clientAuth).toBe('require');
+    expect(both.auth).toBe(true);
     expect(both.peerTls).toEqual({ certFile: m1().peerCert, keyFile: m1().peerKey, caFile: fx.cluster.peerCa });
     expect(both.tlsReloadMs).toBe(50);
     expect(parseServerConfig(['--tls-cert', m1().cert, '--tls-key', m1().key, '--tls-ca', fx.cluster.ca, '--tls-client-auth', 'request'], {}).tls?.clientAuth).toBe('request');
