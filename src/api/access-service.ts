@@ -5,7 +5,7 @@
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { mintToken } from '../security/tokens.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
-import { type AclGrant, type Permission, PERMISSIONS, type QuotaLimits, isPermission, validateIdentity, validatePath } from '../state/index.js';
+import { ANY_IDENTITY, type AclGrant, type Permission, PERMISSIONS, type QuotaLimits, isPermission, validateIdentity, validatePath } from '../state/index.js';
 import { authorize } from './access-control.js';
 import type { Handler } from './conclave-service.js';
 import { type Req, bad, num, path, str } from './request-parsing.js';
@@ -15,7 +15,8 @@ function grantsOf(req: Req): AclGrant[] {
   if (!Array.isArray(raw)) throw bad('grants must be a list');
   return raw.map((g: Req) => {
     const identity = g['identity'];
-    validateIdentity(identity);
+    if (identity !== ANY_IDENTITY) validateIdentity(identity);
+    if (typeof identity !== 'string') throw bad('a grant needs an identity');
     const perms = Array.isArray(g['permissions']) ? (g['permissions'] as unknown[]) : [];
     for (const p of perms) if (!isPermission(p)) throw bad(`unknown permission "${String(p)}"; known: ${PERMISSIONS.join(', ')}`);
     return { identity, perms: perms as Permission[] };

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { type ClientTlsOptions, cliClientTls } from '../security/tls.js';
+import type { ClientOptions } from '../client/types.js';
 import { Admin } from './admin.js';
 import { type Out, stdOut } from './output.js';
 
@@ -18,6 +19,10 @@ export interface CommandContext {
   readonly timeoutMs: number;
   /** TLS for connections to the cluster (from --tls-* or CONCLAVE_TLS_*); undefined: plaintext. */
   readonly tls: ClientTlsOptions | undefined;
+  /** Bearer token for a cluster with auth on (from --token or CONCLAVE_TOKEN); undefined: none. */
+  readonly token: string | undefined;
+  /** What `Client.connect` needs to reach the cluster as this command was told to. */
+  clientOptions(): ClientOptions;
   admin(): Admin;
 }
 
@@ -40,6 +45,7 @@ export const COMMON_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'tls-cert': { type: 'string', description: 'PEM file of this client\'s certificate, for a cluster that asks for one (env CONCLAVE_TLS_CERT)' },
   'tls-key': { type: 'string', description: 'PEM file of its private key (env CONCLAVE_TLS_KEY)' },
   'tls-server-name': { type: 'string', description: 'check members\' certificates against this name, not the address dialled (env CONCLAVE_TLS_SERVER_NAME)' },
+  token: { type: 'string', description: 'bearer token for a cluster with auth on (env CONCLAVE_TOKEN, better: arguments show in ps)' },
   help: { type: 'boolean', short: 'h', description: 'this help' },
 };
 
@@ -83,6 +89,9 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], env: Re
     serverName: values['tls-server-name'] as string | undefined,
   };
   const tls = help ? undefined : cliClientTls(tlsFlags, env);
+  const rawToken = (values['token'] as string | undefined) ?? env['CONCLAVE_TOKEN'];
+  const token = rawToken === undefined || rawToken.trim() === '' ? undefined : rawToken.trim();
+  if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw bad('--token (or CONCLAVE_TOKEN) must be one word of printable ASCII: a token from `conclave auth token`');
   let admin: Admin | undefined;
   return {
     help,
@@ -92,7 +101,9 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[], env: Re
     endpoints,
     timeoutMs,
     tls,
-    admin: () => (admin ??= new Admin(endpoints, timeoutMs, { tls: tls ?? null })),
+    token,
+    clientOptions: () => ({ endpoints, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs, tls, token }),
+    admin: () => (admin ??= new Admin(endpoints, timeoutMs, { tls: tls ?? null, token: token ?? null })),
   };
 }
 

@@ -433,7 +433,7 @@ export const k8sCommands: readonly CommandSpec[] = [
       const k = k8sIdentity(process.env);
       const explicit = ctx.values['endpoints'] !== undefined || process.env['CONCLAVE_ENDPOINTS'] !== undefined;
       const endpoints = explicit ? [...ctx.endpoints] : probeEndpoints({ ...k, initialMembers: Math.max(k.initialMembers, replicas) });
-      const admin = new Admin(endpoints, ctx.timeoutMs);
+      const admin = new Admin(endpoints, ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
       try {
         let lm = await waitForLeader(endpoints, waitMs);
         const plan = planScaleDown(k, lm.members, replicas);
@@ -459,7 +459,7 @@ export const k8sCommands: readonly CommandSpec[] = [
           }
           const peer = lm.members.find((m) => m.id === id)?.peerAddress ?? '';
           say(`removing member ${id} (pod ordinal ${ordinalOfPeer(k, peer)}, ${peer})`);
-          const onLeader = new Admin([lm.address], ctx.timeoutMs);
+          const onLeader = new Admin([lm.address], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
           try {
             await onLeader.onLeader('MemberRemove', { id });
           } finally {
@@ -491,7 +491,7 @@ export const k8sCommands: readonly CommandSpec[] = [
         const override = podName ? k.addressOverrides.get(podName) : undefined;
         own = override?.client ?? `127.0.0.1:${k.clientPort}`;
       }
-      const admin = new Admin([own], ctx.timeoutMs);
+      const admin = new Admin([own], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
       try {
         const st = await admin.status(own);
         if (st.role !== 'leader') {

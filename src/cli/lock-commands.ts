@@ -10,7 +10,7 @@ import { type CommandContext, type CommandSpec, bad, intArg } from './command.js
 import { EXIT, decodeText, table } from './output.js';
 
 async function connect(ctx: CommandContext): Promise<Client> {
-  return Client.connect({ endpoints: ctx.endpoints, connectTimeoutMs: ctx.timeoutMs, requestTimeoutMs: ctx.timeoutMs, tls: ctx.tls });
+  return Client.connect(ctx.clientOptions());
 }
 
 /** undefined: wait until granted. */

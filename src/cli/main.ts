@@ -13,9 +13,10 @@ import { EXIT, errorLine, exitCodeOf } from './output.js';
 import { k8sCommands, runK8sStart } from './k8s-commands.js';
 import { runServer } from './server-command.js';
 import { lockCommands } from './lock-commands.js';
+import { accessCommands } from './access-commands.js';
 import { treeCommands } from './tree-commands.js';
 
-const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands, ...k8sCommands, ...certsCommands];
+const COMMANDS: readonly CommandSpec[] = [...treeCommands, ...lockCommands, ...clusterCommands, ...accessCommands, ...k8sCommands, ...certsCommands];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
@@ -28,9 +29,11 @@ function usage(): string {
     ...lines,
     '',
     'Every client command takes --endpoints (or CONCLAVE_ENDPOINTS; default 127.0.0.1:4180), --json,',
-    '--timeout-ms, --help and, for a TLS cluster, --tls-ca, --tls-cert, --tls-key (or CONCLAVE_TLS_CA, ...).',
+    '--timeout-ms, --help, for a TLS cluster --tls-ca, --tls-cert, --tls-key (or CONCLAVE_TLS_CA, ...)',
+    'and, for a cluster with auth on, --token (or CONCLAVE_TOKEN).',
     'Exit codes: 0 ok, 2 bad usage or input, 3 no such node, 4 conflict',
-    '(exists, bad version, not empty), 5 unavailable (no member, no leader, timed out), 1 other.',
+    '(exists, bad version, not empty), 5 unavailable (no member, no leader, timed out), 6 refused',
+    '(UNAUTHENTICATED, PERMISSION_DENIED, QUOTA_EXCEEDED), 1 other.',
     '',
   ].join('\n');
 }

@@ -16,8 +16,10 @@ export const EXIT = {
   NOT_FOUND: 3,
   /** A conflict with the current state: exists already, wrong version, not empty, ... */
   CONFLICT: 4,
-  /** No member could serve the request (down, no leader, timed out, session lost). */
+  /** No member could serve the request (down, no leader, timed out, session lost, rate limited). */
   UNAVAILABLE: 5,
+  /** Refused by the cluster's security: no or bad credentials, no permission, over a quota. */
+  REFUSED: 6,
 } as const;
 
 const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
@@ -40,6 +42,10 @@ const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
   PROPOSAL_BACKPRESSURE: EXIT.UNAVAILABLE,
   SESSION_EXPIRED: EXIT.UNAVAILABLE,
   COMPACTED: EXIT.UNAVAILABLE,
+  RATE_LIMITED: EXIT.UNAVAILABLE,
+  UNAUTHENTICATED: EXIT.REFUSED,
+  PERMISSION_DENIED: EXIT.REFUSED,
+  QUOTA_EXCEEDED: EXIT.REFUSED,
 };
 
 export function exitCodeOf(err: unknown): number {

@@ -10,7 +10,7 @@ import { type CommandContext, type CommandSpec, bad, intArg } from './command.js
 import { EXIT, decodeText, table } from './output.js';
 
 async function withClient<T>(ctx: CommandContext, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = await Client.connect({ endpoints: ctx.endpoints, connectTimeoutMs: ctx.timeoutMs, requestTimeoutMs: ctx.timeoutMs, tls: ctx.tls });
+  const client = await Client.connect(ctx.clientOptions());
   try {
     return await fn(client);
   } finally {

@@ -6,13 +6,18 @@
  *   client.on('suspended', ({ safeUntil }) => ...);
  *   await client.create('/app/lock', 'me', { ephemeral: true });
  */
+import { ConclaveError, ErrorCode } from '../common/errors.js';
 import { Cache } from './recipes/cache.js';
 import { deleteTree } from './delete-tree.js';
 import { clientInternals } from './internals.js';
 import type { Answer } from './pending-request.js';
 import { clientChannel } from '../security/tls.js';
 import { SessionCore } from './session-core.js';
+import * as access from './access-calls.js';
 import type {
+  AclGrant,
+  AclInfo,
+  AclList,
   CallOptions,
   ChildrenOptions,
   ChildrenResult,
@@ -28,14 +33,20 @@ import type {
   ExistsResult,
   GetResult,
   MemberList,
+  MintedToken,
   MultiResult,
   Op,
+  QuotaInfo,
+  QuotaLimits,
+  QuotaList,
   ReadOptions,
   SessionState,
   SetOptions,
   SetResult,
   SyncResult,
+  TokenSource,
   WatchOptions,
+  WhoAmIResult,
 } from './types.js';
 import { WatchStream } from './watch-stream.js';
 import { type AcquireOptions, type AcquireResult, type LockInfo, acquireLock, describeLock, releaseLock, validateFence } from './lock-calls.js';
@@ -62,7 +73,7 @@ export class Client {
       sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-      channel: clientChannel(opts.tls),
+      channel: { ...clientChannel(opts.tls), token: checkedToken(opts.token) },
     });
     await core.start();
     return new Client(core);
@@ -244,6 +255,58 @@ export class Client {
     return { leader: list.leader, members: list.members.map((m) => ({ id: m.id, peerAddress: m.peerAddress, clientAddress: m.clientAddress, learner: m.learner })) };
   }
 
+  // --- access control (the Access service; PERMISSION_DENIED without the permission each names)
+
+  /** Set the ACL on `path` (a subtree root; it need not exist), replacing any there. Needs `admin` on it. */
+  setAcl(path: string, grants: readonly AclGrant[]): Promise<AclInfo> {
+    return access.setAcl(this.#core, path, grants);
+  }
+
+  /** The ACL set exactly on `path` (`exists` false: none). Needs `admin` on it. */
+  getAcl(path: string): Promise<AclInfo> {
+    return access.getAcl(this.#core, path);
+  }
+
+  /** Remove the ACL set on `path` (NO_NODE if none). Needs `admin` on it. */
+  removeAcl(path: string): Promise<{ zxid: number }> {
+    return access.removeAcl(this.#core, path);
+  }
+
+  /** Every ACL on a path this client may administer. */
+  listAcls(): Promise<AclList> {
+    return access.listAcls(this.#core);
+  }
+
+  /** Limit the nodes and/or data bytes of the subtree at `path`. Needs `admin` on it. */
+  setQuota(path: string, limits: QuotaLimits): Promise<QuotaInfo> {
+    return access.setQuota(this.#core, path, limits);
+  }
+
+  /** The quota on `path` with the subtree's usage (`exists` false: none). Needs `read` on it. */
+  getQuota(path: string): Promise<QuotaInfo> {
+    return access.getQuota(this.#core, path);
+  }
+
+  /** Remove the quota on `path` (NO_NODE if none). Needs `admin` on it. */
+  removeQuota(path: string): Promise<{ zxid: number }> {
+    return access.removeQuota(this.#core, path);
+  }
+
+  /** Every quota on a path this client may read. */
+  listQuotas(): Promise<QuotaList> {
+    return access.listQuotas(this.#core);
+  }
+
+  /** Who the server takes this client for; given `path`, its permissions there. */
+  whoAmI(path?: string): Promise<WhoAmIResult> {
+    return access.whoAmI(this.#core, path);
+  }
+
+  /** A bearer token for `identity`, signed by the server (needs `admin` on `/`, e.g. root). */
+  mintToken(identity: string, ttlMs: number): Promise<MintedToken> {
+    return access.mintToken(this.#core, identity, ttlMs);
+  }
+
   /** Close the session (its ephemerals are deleted now) and the connection. Pending operations fail. */
   close(): Promise<void> {
     return this.#core.close();
@@ -267,6 +330,13 @@ export class Client {
     const watch = opts.watch === true;
     return this.#core.request({ kind: 'read', op, build: ({ minZxid }) => ({ ...fields, consistency, minZxid, watch }), signal: opts.signal, oneShot: watch });
   }
+}
+
+/** A string token must fit in a header: BAD_ARGUMENTS now rather than a failed connection later. */
+function checkedToken(token: TokenSource | undefined): TokenSource | undefined {
+  if (token === undefined || typeof token === 'function') return token;
+  if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) throw new ConclaveError(ErrorCode.BAD_ARGUMENTS, 'token must be a non-empty string of printable ASCII without spaces (a bearer token from `conclave auth token`)');
+  return token;
 }
 
 function watchOf(answer: Answer): { watch?: GetResult['watch'] } {

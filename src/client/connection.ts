@@ -1,5 +1,6 @@
 /**
- * One `Conclave.Session` stream to one member, plus a `Cluster` client for unary calls. Frames are
+ * One `Conclave.Session` stream to one member, plus `Cluster` and `Access` clients for unary
+ * calls, each call carrying the bearer token (if any) as `authorization` metadata. Frames are
  * routed to listeners by request id. No retries here: when the stream ends or fails, `onClose` is
  * called once and the owner decides what next. A new channel per connection, with its own
  * subchannels: a DNS name is resolved afresh on every connect, and no backoff state of an earlier
@@ -8,17 +9,35 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadApi } from '../api/proto.js';
 import { fromServiceError } from '../api/error-status.js';
-import type { ConclaveError } from '../common/errors.js';
+import { type ConclaveError, ErrorCode } from '../common/errors.js';
 import { unavailable } from './client-errors.js';
 import type { RequestOp, ResponseFrame } from './wire.js';
 
 export type FrameListener = (frame: ResponseFrame) => void;
 
-/** How to reach members: credentials (TLS or plaintext) and extra channel options. */
+/** A bearer token, or a function that gives the current one (asked for every call and every new stream). */
+export type TokenSource = string | (() => string);
+
+/** How to reach members: credentials (TLS or plaintext), extra channel options, a bearer token. */
 export interface ChannelSettings {
   readonly credentials: grpc.ChannelCredentials;
   readonly options: grpc.ChannelOptions;
+  readonly token?: TokenSource | undefined;
 }
+
+/** Refusals of a whole stream that no other member would answer differently: passed on typed, not as UNAVAILABLE. */
+const REFUSALS: ReadonlySet<string> = new Set([ErrorCode.UNAUTHENTICATED, ErrorCode.PERMISSION_DENIED]);
+
+/** The call metadata: `authorization: Bearer <token>` when there is a token. */
+export function callMetadata(token: TokenSource | undefined): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (token === undefined) return md;
+  const value = typeof token === 'function' ? token() : token;
+  md.set('authorization', `Bearer ${value}`);
+  return md;
+}
+
+export type UnaryService = 'Cluster' | 'Access';
 
 type UnaryMethod = (req: object, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
 
@@ -26,7 +45,8 @@ export class Connection {
   readonly address: string;
   readonly #channel: grpc.Channel;
   readonly #conclave: grpc.Client;
-  readonly #cluster: grpc.Client;
+  readonly #unary: Readonly<Record<UnaryService, grpc.Client>>;
+  readonly #token: TokenSource | undefined;
   readonly #call: grpc.ClientDuplexStream<object, ResponseFrame>;
   readonly #listeners = new Map<number, FrameListener>();
   readonly #onClose: (conn: Connection, reason: ConclaveError) => void;
@@ -41,13 +61,20 @@ export class Connection {
     const creds = channel?.credentials ?? grpc.credentials.createInsecure();
     this.#channel = new grpc.Channel(address, creds, { ...channel?.options, 'grpc.use_local_subchannel_pool': 1 });
     this.#conclave = new api.Conclave(address, creds, { channelOverride: this.#channel });
-    this.#cluster = new api.Cluster(address, creds, { channelOverride: this.#channel });
-    this.#call = (this.#conclave as unknown as { Session(): grpc.ClientDuplexStream<object, ResponseFrame> }).Session();
+    this.#unary = {
+      Cluster: new api.Cluster(address, creds, { channelOverride: this.#channel }),
+      Access: new api.Access(address, creds, { channelOverride: this.#channel }),
+    };
+    this.#token = channel?.token;
+    this.#call = (this.#conclave as unknown as { Session(md: grpc.Metadata): grpc.ClientDuplexStream<object, ResponseFrame> }).Session(callMetadata(this.#token));
     this.#call.on('data', (frame: ResponseFrame) => {
       this.lastFrameAt = performance.now();
       this.#listeners.get(frame.id)?.(frame);
     });
-    this.#call.on('error', (err: grpc.ServiceError) => this.#fail(unavailable(`connection to ${address} failed: ${err.details || err.message}`)));
+    this.#call.on('error', (err: grpc.ServiceError) => {
+      const typed = fromServiceError(err);
+      this.#fail(REFUSALS.has(typed.code) ? typed : unavailable(`connection to ${address} failed: ${err.details || err.message}`));
+    });
     this.#call.on('end', () => this.#fail(unavailable(`connection to ${address} ended by the server`)));
   }
 
@@ -73,10 +100,16 @@ export class Connection {
 
   /** A unary `Cluster` call; a failure becomes the server's typed error (UNAVAILABLE for transport failures). */
   clusterCall<T>(method: string, req: object, timeoutMs: number): Promise<T> {
-    const fn = (this.#cluster as unknown as Record<string, UnaryMethod>)[method];
-    if (!fn) return Promise.reject(unavailable(`no Cluster method ${method}`));
+    return this.unaryCall<T>('Cluster', method, req, timeoutMs);
+  }
+
+  /** A unary call of `service`, with the token's metadata; failures as in `clusterCall`. */
+  unaryCall<T>(service: UnaryService, method: string, req: object, timeoutMs: number): Promise<T> {
+    const client = this.#unary[service];
+    const fn = (client as unknown as Record<string, UnaryMethod>)[method];
+    if (!fn) return Promise.reject(unavailable(`no ${service} method ${method}`));
     return new Promise((resolve, reject) => {
-      fn.call(this.#cluster, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+      fn.call(client, req, callMetadata(this.#token), { deadline: Date.now() + timeoutMs }, (err, res) => {
         if (err) reject(fromServiceError(err));
         else resolve(res as T);
       });

@@ -9,6 +9,9 @@ export { Barrier, DoubleBarrier } from './recipes/barrier.js';
 export { Election, type Leader } from './recipes/election.js';
 export type { AcquireOptions, AcquireResult, LockHolderInfo, LockInfo, LockKind, LockMode } from './lock-calls.js';
 export type {
+  AclGrant,
+  AclInfo,
+  AclList,
   CallOptions,
   ChildrenOptions,
   ChildrenResult,
@@ -27,9 +30,14 @@ export type {
   GetResult,
   MemberInfo,
   MemberList,
+  MintedToken,
   MultiResult,
   Op,
   OpResult,
+  Permission,
+  QuotaInfo,
+  QuotaLimits,
+  QuotaList,
   ReadOptions,
   SessionInfo,
   SessionState,
@@ -38,7 +46,9 @@ export type {
   Stat,
   SuspendedInfo,
   SyncResult,
+  TokenSource,
   WatchEvent,
   WatchEventType,
   WatchOptions,
+  WhoAmIResult,
 } from './types.js';

@@ -13,7 +13,7 @@
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { backoffMs, delay } from './backoff.js';
 import { abortReason, closedError, describe, lostError, unavailable } from './client-errors.js';
-import type { ChannelSettings, Connection } from './connection.js';
+import type { ChannelSettings, Connection, UnaryService } from './connection.js';
 import { Endpoints } from './endpoints.js';
 import { type Handshake, handshake } from './handshake.js';
 import { KeepAlives } from './keep-alive.js';
@@ -143,9 +143,14 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
   }
 
   /** A unary Cluster call on the current member (waiting for a connection within requestTimeoutMs). */
-  async clusterCall<T>(method: string, req: object): Promise<T> {
+  clusterCall<T>(method: string, req: object): Promise<T> {
+    return this.unaryCall<T>('Cluster', method, req);
+  }
+
+  /** A unary call (Cluster or Access) on the current member, the leader; not retried. */
+  async unaryCall<T>(service: UnaryService, method: string, req: object): Promise<T> {
     const conn = this.#conn ?? (await this.#whenReady());
-    return conn.clusterCall<T>(method, req, this.#opts.requestTimeoutMs);
+    return conn.unaryCall<T>(service, method, req, this.#opts.requestTimeoutMs);
   }
 
   /** Close the session (its ephemerals go at once) and the connection; pending operations fail. */

@@ -4,6 +4,8 @@
  */
 import type { ConclaveError, ErrorCode } from '../common/errors.js';
 import type { ClientTlsOptions } from '../security/tls.js';
+import type { Permission } from '../state/acl.js';
+import type { TokenSource } from './connection.js';
 
 /** A znode's stat, exactly as the server keeps it (ZooKeeper's fields). */
 export type { Stat } from '../state/stat.js';
@@ -31,7 +33,17 @@ export interface ClientOptions {
   readonly requestTimeoutMs?: number;
   /** Connect with TLS (PEM contents, not file names); plaintext when left out. */
   readonly tls?: ClientTlsOptions;
+  /**
+   * A bearer token for a cluster with auth on, sent as `authorization: Bearer <token>` on the
+   * session stream and on every unary call. A function is asked again for every call and every
+   * new stream, so a long-lived client can hand out a refreshed token (the session keeps its
+   * identity: a refreshed token must name the same one).
+   */
+  readonly token?: TokenSource;
 }
+
+/** A bearer token (`conclave auth token`), or a function that gives the current one. */
+export type { TokenSource } from './connection.js';
 
 export interface CallOptions {
   /** Abort: the call rejects with the signal's reason. A write already sent may still be applied. */
@@ -214,4 +226,66 @@ export interface ClientEvents {
   suspended: [SuspendedInfo];
   reconnected: [SessionInfo];
   lost: [ConclaveError];
+}
+
+/** A permission an ACL grants on a subtree; `lock` on `/conclave/locks/<name>` covers that lock. */
+export type { Permission } from '../state/acl.js';
+
+/** One grant of an ACL: an identity (`*`: every authenticated caller) and what it may do. */
+export interface AclGrant {
+  readonly identity: string;
+  readonly permissions: readonly Permission[];
+}
+
+/** The ACL set exactly on a path (`exists` false: none; ACLs of its ancestors still apply). */
+export interface AclInfo {
+  readonly path: string;
+  readonly exists: boolean;
+  readonly grants: AclGrant[];
+  readonly zxid: number;
+}
+
+export interface AclList {
+  /** Every ACL on a path the caller may administer. */
+  readonly acls: AclInfo[];
+  readonly zxid: number;
+}
+
+/** Limits of a subtree quota (the subtree's root node included); at least one. */
+export interface QuotaLimits {
+  readonly maxNodes?: number;
+  readonly maxBytes?: number;
+}
+
+/** A quota with the subtree's usage now (`exists` false: no quota on this path). */
+export interface QuotaInfo extends QuotaLimits {
+  readonly path: string;
+  readonly exists: boolean;
+  /** Znodes in the subtree, its root included. */
+  readonly nodes: number;
+  /** Their data bytes. */
+  readonly bytes: number;
+  readonly zxid: number;
+}
+
+export interface QuotaList {
+  /** Every quota on a path the caller may read. */
+  readonly quotas: QuotaInfo[];
+  readonly zxid: number;
+}
+
+/** Who the server takes this client for. */
+export interface WhoAmIResult {
+  readonly authEnabled: boolean;
+  /** Empty with auth off (every caller is trusted). */
+  readonly identity: string;
+  readonly via: 'token' | 'certificate' | 'none';
+  /** The caller's permissions at the path asked about (none asked: empty). */
+  readonly permissions: Permission[];
+}
+
+export interface MintedToken {
+  readonly token: string;
+  /** Milliseconds since the epoch. */
+  readonly expiresAtMs: number;
 }

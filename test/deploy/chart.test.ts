@@ -9,7 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SERVER_OPTIONS } from '../../src/server/config.js';
+import { SERVER_OPTIONS, parseServerConfig } from '../../src/server/config.js';
 import { foundingMembers, podAddresses, podIdentity, probeEndpoints } from '../../src/cli/k8s-plan.js';
 import { imageSpec } from './image.js';
 import { CHART, type Container, type K8sObject, containersOf, find, helm, helmBinary, podEnv, renderChart, setArgs } from './helm.js';
@@ -29,6 +29,10 @@ const ALL_FEATURES = {
   'tls.peer.enabled': true,
   'tls.peer.secretName': 'conclave-peer-tls',
   'cluster.restore': true,
+  'auth.tokenSecretName': 'conclave-token-secret',
+  'auditLog.enabled': true,
+  'rateLimits.sessionOps': 200,
+  'rateLimits.sessionBytes': 1048576,
 } as const;
 
 beforeAll(async () => {
@@ -209,6 +213,14 @@ describe('helm template', () => {
     [{ 'tls.client.clientAuth': 'maybe' }, 'tls.client.clientAuth must be none, request or require'],
     [{ 'tls.enabled': true, 'tls.secretName': 'x' }, 'tls.enabled and tls.secretName are gone'],
     [{ 'config.tlsCert': '/x' }, 'config.tlsCert is set by the chart'],
+    [{ 'auth.enabled': 'maybe' }, 'auth.enabled must be true, false or ""'],
+    [{ 'auth.tokenSecretName': 's' }, 'auth.tokenSecretName needs auth on'],
+    [{ 'auth.enabled': true }, 'auth is on but no caller could say who it is'],
+    [{ 'tls.client.enabled': true, 'tls.client.secretName': 's', 'tls.client.clientAuth': 'none' }, 'auth is on but no caller could say who it is'],
+    [{ 'rateLimits.sessionOps': -1 }, 'rateLimits.sessionOps must be a whole number >= 0'],
+    [{ 'rateLimits.sessionBytes': 1.5 }, 'rateLimits.sessionBytes must be a whole number >= 0'],
+    [{ 'rateLimits.ops': 5 }, 'rateLimits.ops is not a rate limit'],
+    [{ 'config.auditLog': '-' }, 'config.auditLog is set by the chart: use auth.enabled, auth.tokenSecretName, auditLog.enabled and rateLimits'],
   ] as const) {
     it(`refuses ${JSON.stringify(values)} with a clear message`, () => {
       const r = renderChart(bin, values).run;
@@ -343,6 +355,58 @@ describe('helm template', () => {
           CONCLAVE_TLS_CA: ['conclave-tls', 'ca.crt'],
         });
       }
+    });
+  });
+
+  describe('auth, audit log and rate limits', () => {
+    const SECURITY_ENV = /^CONCLAVE_(AUTH|AUTH_TOKEN_SECRET_FILE|AUDIT_LOG|SESSION_RATE_OPS|SESSION_RATE_BYTES)$/;
+    const securityEnv = (values: Record<string, string | number | boolean>): Record<string, string> =>
+      Object.fromEntries(Object.entries(podEnv(server(render(values)).c, { name: 'demo-conclave-0', namespace: NS })).filter(([k]) => SECURITY_ENV.test(k)));
+    const CLIENT_TLS = { 'tls.client.enabled': true, 'tls.client.secretName': 'conclave-tls' } as const;
+
+    it('leaves auth to the server by default (on exactly with client TLS), with no audit log and no rate limit', () => {
+      expect(securityEnv({})).toEqual({});
+      // With client TLS the server's own default turns auth on (src/server/config.ts).
+      expect(securityEnv(CLIENT_TLS)).toEqual({});
+      expect(JSON.stringify(render({}))).not.toMatch(/auth-token|\/etc\/conclave\/auth/);
+    });
+
+    it('sets auth on or off when asked, and mounts the token Secret read-only for the server', () => {
+      expect(securityEnv({ ...CLIENT_TLS, 'auth.enabled': false })).toEqual({ CONCLAVE_AUTH: 'off' });
+      expect(securityEnv({ 'auth.enabled': true, 'auth.tokenSecretName': 'tok' })).toEqual({ CONCLAVE_AUTH: 'on', CONCLAVE_AUTH_TOKEN_SECRET_FILE: '/etc/conclave/auth/secret' });
+      const { pod, c } = server(render({ ...CLIENT_TLS, 'auth.tokenSecretName': 'tok' }));
+      const env = podEnv(c, { name: 'demo-conclave-0', namespace: NS });
+      const file = env['CONCLAVE_AUTH_TOKEN_SECRET_FILE'] as string;
+      const mount = c.volumeMounts?.find((m) => file.startsWith(`${m.mountPath}/`));
+      expect(mount).toMatchObject({ name: 'auth-token', mountPath: '/etc/conclave/auth', readOnly: true });
+      const volume = pod['volumes'].find((v: any) => v.name === 'auth-token');
+      expect(volume.secret).toEqual({ secretName: 'tok', items: [{ key: 'secret', path: file.slice('/etc/conclave/auth/'.length) }] });
+      // The server takes these variables (the TLS files left out: they are not on this machine).
+      const withoutTls = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CONCLAVE_TLS_')));
+      expect(parseServerConfig(['--id', '1'], { ...withoutTls, CONCLAVE_AUTH: 'on' })).toMatchObject({ auth: true, authTokenSecretFile: '/etc/conclave/auth/secret' });
+    });
+
+    it('writes the audit log to stdout and passes the rate limits (0: none), as server options', () => {
+      const env = securityEnv({ 'auditLog.enabled': true, 'rateLimits.sessionOps': 200, 'rateLimits.sessionBytes': 10_000_000 });
+      expect(env).toEqual({ CONCLAVE_AUDIT_LOG: '-', CONCLAVE_SESSION_RATE_OPS: '200', CONCLAVE_SESSION_RATE_BYTES: '10000000' });
+      expect(parseServerConfig(['--id', '1'], env)).toMatchObject({ auditLog: '-', sessionRateOps: 200, sessionRateBytes: 10_000_000 });
+      expect(securityEnv({ 'rateLimits.sessionOps': 5, 'rateLimits.sessionBytes': 0 })).toEqual({ CONCLAVE_SESSION_RATE_OPS: '5' });
+    });
+
+    it('says in NOTES whether auth is on, that the chart\'s certificate must be root, and how to mint a token', () => {
+      const notes = (values: Record<string, string | number | boolean>): string => {
+        const r = helm(bin, ['install', 'demo', CHART, '--dry-run=client', '--namespace', NS, ...setArgs(values)]);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+      };
+      const on = notes(ALL_FEATURES);
+      expect(on).toContain('Auth: on.');
+      expect(on).toContain('its identity (CN) must be root');
+      expect(on).toContain(`kubectl -n ${NS} exec demo-conclave-0 -- conclave auth token IDENTITY --ttl 1h --secret-file /etc/conclave/auth/secret`);
+      expect(on).toContain('Audit log:');
+      const off = notes({});
+      expect(off).toContain('Auth: off');
+      expect(off).not.toContain('Audit log:');
     });
   });
 });

@@ -101,6 +101,67 @@ own `k8s` commands, the hook, the snapshots, the test) connect with the client S
     secretName: {{ .Values.tls.client.secretName }}
 {{- end -}}
 
+{{/* "true" when auth is on: auth.enabled when it is true or false, else the server's default (on with client TLS). */}}
+{{- define "conclave.authOn" -}}
+{{- if kindIs "bool" .Values.auth.enabled -}}
+{{- .Values.auth.enabled -}}
+{{- else -}}
+{{- .Values.tls.client.enabled -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The server environment of auth, the audit log and the rate limits. */}}
+{{- define "conclave.securityEnv" -}}
+{{- if kindIs "bool" .Values.auth.enabled }}
+- name: CONCLAVE_AUTH
+  value: {{ ternary "on" "off" .Values.auth.enabled | quote }}
+{{- end }}
+{{- if .Values.auth.tokenSecretName }}
+- name: CONCLAVE_AUTH_TOKEN_SECRET_FILE
+  value: /etc/conclave/auth/secret
+{{- end }}
+{{- if .Values.auditLog.enabled }}
+- name: CONCLAVE_AUDIT_LOG
+  value: "-"
+{{- end }}
+{{- range $key, $env := dict "sessionOps" "CONCLAVE_SESSION_RATE_OPS" "sessionBytes" "CONCLAVE_SESSION_RATE_BYTES" }}
+{{- $v := index $.Values.rateLimits $key }}
+{{- if gt ($v | int64) 0 }}
+- name: {{ $env }}
+  value: {{ $v | int64 | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Auth, audit log and rate limits that cannot work are refused when the chart renders. */}}
+{{- define "conclave.validateSecurity" -}}
+{{- $e := .Values.auth.enabled -}}
+{{- if not (or (kindIs "bool" $e) (eq (toString $e) "")) -}}
+{{- fail (printf "auth.enabled must be true, false or \"\" (follow the server: on exactly when tls.client is enabled), got %v" $e) -}}
+{{- end -}}
+{{- $on := eq (include "conclave.authOn" .) "true" -}}
+{{- if and .Values.auth.tokenSecretName (not $on) -}}
+{{- fail "auth.tokenSecretName needs auth on: set auth.enabled=true (or enable tls.client, which turns it on)" -}}
+{{- end -}}
+{{- $certs := and .Values.tls.client.enabled (ne .Values.tls.client.clientAuth "none") -}}
+{{- if and $on (not $certs) (not .Values.auth.tokenSecretName) -}}
+{{- fail "auth is on but no caller could say who it is: enable tls.client with clientAuth request or require (client certificates), set auth.tokenSecretName (bearer tokens), or set auth.enabled=false" -}}
+{{- end -}}
+{{- range $key, $v := .Values.rateLimits -}}
+{{- if not (has $key (list "sessionOps" "sessionBytes")) -}}
+{{- fail (printf "rateLimits.%s is not a rate limit: use rateLimits.sessionOps and rateLimits.sessionBytes" $key) -}}
+{{- end -}}
+{{- if or (not (or (kindIs "float64" $v) (kindIs "int64" $v) (kindIs "int" $v))) (lt (float64 $v) 0.0) (ne (float64 $v) (floor $v)) -}}
+{{- fail (printf "rateLimits.%s must be a whole number >= 0 (0: no limit), got %v" $key $v) -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $_ := .Values.config -}}
+{{- if has $key (list "auth" "authTokenSecretFile" "auditLog" "sessionRateOps" "sessionRateBytes") -}}
+{{- fail (printf "config.%s is set by the chart: use auth.enabled, auth.tokenSecretName, auditLog.enabled and rateLimits instead" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Refuse member counts that cannot keep a majority through a failure, unless allowed. */}}
 {{- define "conclave.validate" -}}
 {{- $allow := .Values.cluster.allowUnsafeReplicaCount -}}
@@ -127,6 +188,7 @@ own `k8s` commands, the hook, the snapshots, the test) connect with the client S
 {{- if not (has .Values.tls.client.clientAuth (list "none" "request" "require")) -}}
 {{- fail (printf "tls.client.clientAuth must be none, request or require, got %v" .Values.tls.client.clientAuth) -}}
 {{- end -}}
+{{- include "conclave.validateSecurity" . -}}
 {{- range $key, $_ := .Values.config -}}
 {{- if has $key (list "id" "data" "listen" "peerListen" "metricsListen" "members" "join" "peerDial" "config" "tlsCert" "tlsKey" "tlsCa" "tlsClientAuth" "peerTlsCert" "peerTlsKey" "peerTlsCa" "tlsReloadMs") -}}
 {{- fail (printf "config.%s is set by the chart and the start logic; remove it from config" $key) -}}
