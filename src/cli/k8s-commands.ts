@@ -18,6 +18,8 @@ import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { ConclaveServer } from '../server/conclave-server.js';
 import { type MemberAddress, type ServerConfig, parseServerConfig } from '../server/config.js';
 import { DiskStorage } from '../storage/disk-storage.js';
+import { mintToken } from '../security/tokens.js';
+import { ROOT_IDENTITY } from '../state/index.js';
 import { Admin } from './admin.js';
 import { type CommandSpec, intArg } from './command.js';
 import {
@@ -171,7 +173,7 @@ class StartLogic {
     const endpoints = probeEndpoints(this.#pod, this.#pod.ordinal);
     // Fresh connections each time: a channel that failed while a peer was not up yet (or its DNS
     // name not published yet) would otherwise wait out gRPC's reconnect backoff, up to minutes.
-    const admin = new Admin(endpoints, PROBE_TIMEOUT_MS, { freshConnections: true });
+    const admin = new Admin(endpoints, PROBE_TIMEOUT_MS, { freshConnections: true, token: memberToken(process.env) });
     try {
       const answers = (
         await Promise.all(
@@ -277,7 +279,7 @@ class StartLogic {
 
   async #onLeader(address: string | undefined, method: string, req: Record<string, unknown>): Promise<void> {
     if (!address) throw new ConclaveError(ErrorCode.UNAVAILABLE, 'no leader address');
-    const admin = new Admin([address], 5000, { freshConnections: true });
+    const admin = new Admin([address], 5000, { freshConnections: true, token: memberToken(process.env) });
     try {
       await admin.onLeader(method, req);
     } finally {
@@ -302,7 +304,7 @@ class StartLogic {
         const leaderAddress = server.memberAddresses(st.lead)?.client;
         try {
           if (!leaderAddress) throw new ConclaveError(ErrorCode.UNAVAILABLE, `no address for leader ${st.lead}`);
-          const admin = new Admin([leaderAddress], 5000, { freshConnections: true });
+          const admin = new Admin([leaderAddress], 5000, { freshConnections: true, token: memberToken(process.env) });
           try {
             const leaderCommit = (await admin.status(leaderAddress)).commit;
             if (server.driver.status().applied >= leaderCommit) {
@@ -408,7 +410,7 @@ async function waitForLeader(endpoints: readonly string[], waitMs: number): Prom
   const deadline = Date.now() + waitMs;
   for (;;) {
     // Fresh connections each round (see StartLogic's observe).
-    const admin = new Admin(endpoints, PROBE_TIMEOUT_MS, { freshConnections: true });
+    const admin = new Admin(endpoints, PROBE_TIMEOUT_MS, { freshConnections: true, token: memberToken(process.env) });
     const lm = await leaderMembers(admin, endpoints).finally(() => admin.close());
     if (lm) return lm;
     if (Date.now() > deadline) throw new ConclaveError(ErrorCode.UNAVAILABLE, `no member reachable at ${endpoints.join(', ')} knows a leader (waited ${waitMs} ms)`);
@@ -433,7 +435,7 @@ export const k8sCommands: readonly CommandSpec[] = [
       const k = k8sIdentity(process.env);
       const explicit = ctx.values['endpoints'] !== undefined || process.env['CONCLAVE_ENDPOINTS'] !== undefined;
       const endpoints = explicit ? [...ctx.endpoints] : probeEndpoints({ ...k, initialMembers: Math.max(k.initialMembers, replicas) });
-      const admin = new Admin(endpoints, ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
+      const admin = new Admin(endpoints, ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? memberToken(process.env) });
       try {
         let lm = await waitForLeader(endpoints, waitMs);
         const plan = planScaleDown(k, lm.members, replicas);
@@ -459,7 +461,7 @@ export const k8sCommands: readonly CommandSpec[] = [
           }
           const peer = lm.members.find((m) => m.id === id)?.peerAddress ?? '';
           say(`removing member ${id} (pod ordinal ${ordinalOfPeer(k, peer)}, ${peer})`);
-          const onLeader = new Admin([lm.address], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
+          const onLeader = new Admin([lm.address], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? memberToken(process.env) });
           try {
             await onLeader.onLeader('MemberRemove', { id });
           } finally {
@@ -491,7 +493,7 @@ export const k8sCommands: readonly CommandSpec[] = [
         const override = podName ? k.addressOverrides.get(podName) : undefined;
         own = override?.client ?? `127.0.0.1:${k.clientPort}`;
       }
-      const admin = new Admin([own], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? null });
+      const admin = new Admin([own], ctx.timeoutMs, { tls: ctx.tls ?? null, token: ctx.token ?? memberToken(process.env) });
       try {
         const st = await admin.status(own);
         if (st.role !== 'leader') {
@@ -515,3 +517,24 @@ export const k8sCommands: readonly CommandSpec[] = [
     },
   },
 ];
+
+/** How long a token the member mints for its own commands lives: one command's worth. */
+const MEMBER_TOKEN_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * The token the chart's own commands act with: CONCLAVE_TOKEN if set; else, beside a member that
+ * verifies tokens (CONCLAVE_AUTH_TOKEN_SECRET_FILE), a short-lived root token minted from that
+ * secret (whoever reads the secret may mint any token anyway); else none (a client certificate, or
+ * auth off). Membership changes need admin on `/`.
+ */
+export function memberToken(env: Readonly<Record<string, string | undefined>>): string | null {
+  if (env['CONCLAVE_TOKEN']) return env['CONCLAVE_TOKEN'];
+  const file = env['CONCLAVE_AUTH_TOKEN_SECRET_FILE'];
+  if (!file) return null;
+  try {
+    return mintToken(readFileSync(file), ROOT_IDENTITY, MEMBER_TOKEN_TTL_MS, Date.now());
+  } catch {
+    // An unreadable or short secret: the member itself refuses to start with it and says why.
+    return null;
+  }
+}

@@ -386,6 +386,18 @@ describe('helm template', () => {
       expect(parseServerConfig(['--id', '1'], { ...withoutTls, CONCLAVE_AUTH: 'on' })).toMatchObject({ auth: true, authTokenSecretFile: '/etc/conclave/auth/secret' });
     });
 
+    it('gives the scale-down hook the token secret, so it can remove members as root with tokens alone', () => {
+      const hook = find(render({ 'auth.enabled': true, 'auth.tokenSecretName': 'tok' }), 'Job', 'demo-conclave-scale-down') as any;
+      const spec = hook.spec.template.spec;
+      const c = spec.containers[0];
+      const file = c.env.find((e: any) => e.name === 'CONCLAVE_AUTH_TOKEN_SECRET_FILE')?.value as string;
+      expect(file).toBe('/etc/conclave/auth/secret');
+      expect(c.volumeMounts.find((m: any) => file.startsWith(`${m.mountPath}/`))).toMatchObject({ name: 'auth-token', readOnly: true });
+      expect(spec.volumes.find((v: any) => v.name === 'auth-token').secret).toEqual({ secretName: 'tok', items: [{ key: 'secret', path: 'secret' }] });
+      const plain = find(render({}), 'Job', 'demo-conclave-scale-down') as any;
+      expect(JSON.stringify(plain)).not.toMatch(/auth-token/);
+    });
+
     it('writes the audit log to stdout and passes the rate limits (0: none), as server options', () => {
       const env = securityEnv({ 'auditLog.enabled': true, 'rateLimits.sessionOps': 200, 'rateLimits.sessionBytes': 10_000_000 });
       expect(env).toEqual({ CONCLAVE_AUDIT_LOG: '-', CONCLAVE_SESSION_RATE_OPS: '200', CONCLAVE_SESSION_RATE_BYTES: '10000000' });
