@@ -19,4 +19,6 @@ export interface ClusterOptions {
   basePort?: number;
   /** Readiness deadline. */
   timeoutMs?: number;
+  /** Members (default 3; 1: a single member, ZooKeeper standalone). */
+  size?: number;
 }

@@ -3,7 +3,8 @@
  * server's durable defaults. Client ports basePort+i (default 24180..24182), peer basePort+10+i,
  * metrics basePort+100+i. Restarting on an existing `dir` reuses the members' data.
  * `cpuProfDir` (or CONCLAVE_BENCH_CPU_PROF) starts every member under `node --cpu-prof`; the profile
- * (CPU.*.<pid>.*.cpuprofile) is written when the member exits.
+ * (CPU.*.<pid>.*.cpuprofile) is written when the member exits. `serverArgs` are added to every
+ * member's `conclave server` flags (e.g. --session-rate-ops).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,17 +18,18 @@ const SIZE = 3;
 export interface ConclaveClusterOptions extends ClusterOptions {
   tickMs?: number;
   cpuProfDir?: string;
+  serverArgs?: string[];
 }
 
 export interface ConclaveCluster extends PeerCluster {
   metricsPorts: number[];
 }
 
-export const conclaveDataDirs = (dir: string): string[] => Array.from({ length: SIZE }, (_, i) => join(dir, `conclave-${i + 1}`));
+export const conclaveDataDirs = (dir: string, size = SIZE): string[] => Array.from({ length: size }, (_, i) => join(dir, `conclave-${i + 1}`));
 
 export async function startConclaveCluster(opts: ConclaveClusterOptions): Promise<ConclaveCluster> {
   const base = opts.basePort ?? 24180;
-  const dataDirs = conclaveDataDirs(opts.dir);
+  const dataDirs = conclaveDataDirs(opts.dir, opts.size);
   const members = dataDirs.map((dataDir, i) => ({
     id: i + 1,
     client: `127.0.0.1:${base + i}`,
@@ -52,6 +54,7 @@ export async function startConclaveCluster(opts: ConclaveClusterOptions): Promis
       '--metrics-listen', `127.0.0.1:${m.metricsPort}`,
       '--members', membersArg,
       '--tick-ms', String(opts.tickMs ?? 100),
+      ...(opts.serverArgs ?? []),
     ], m.log),
   );
   const stop = () => stopMembers(children);

@@ -13,7 +13,7 @@ const SIZE = 3;
 
 export async function startEtcdCluster(opts: ClusterOptions): Promise<PeerCluster> {
   const base = opts.basePort ?? 23790;
-  const members = Array.from({ length: SIZE }, (_, i) => ({
+  const members = Array.from({ length: opts.size ?? SIZE }, (_, i) => ({
     name: `m${i + 1}`,
     client: `http://127.0.0.1:${base + i}`,
     peer: `http://127.0.0.1:${base + 10 + i}`,

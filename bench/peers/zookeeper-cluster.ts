@@ -2,6 +2,7 @@
  * A 3-member Apache ZooKeeper ensemble on 127.0.0.1 from Debian's zookeeper package: forceSync=yes,
  * tickTime 2000, a 1000 MiB heap cap (upstream zkServer.sh's default; Debian sets none).
  * Client ports basePort+i (default 21810..21812), quorum basePort+100+i, election basePort+200+i.
+ * With `size: 1`, one member in standalone mode (no quorum ports).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -16,8 +17,9 @@ const SIZE = 3;
 
 export async function startZooKeeperCluster(opts: ClusterOptions & { heapMb?: number }): Promise<PeerCluster> {
   const base = opts.basePort ?? 21810;
-  const servers = Array.from({ length: SIZE }, (_, i) => `server.${i + 1}=127.0.0.1:${base + 100 + i}:${base + 200 + i}`);
-  const members = Array.from({ length: SIZE }, (_, i) => ({
+  const size = opts.size ?? SIZE;
+  const servers = size === 1 ? [] : Array.from({ length: size }, (_, i) => `server.${i + 1}=127.0.0.1:${base + 100 + i}:${base + 200 + i}`);
+  const members = Array.from({ length: size }, (_, i) => ({
     port: base + i,
     dataDir: join(opts.dir, `zk-${i + 1}`),
     log: join(opts.dir, `zk-${i + 1}.log`),
@@ -55,7 +57,7 @@ export async function startZooKeeperCluster(opts: ClusterOptions & { heapMb?: nu
     // Every member serving (leader or follower) means the quorum formed and followers synced.
     await waitFor('zookeeper ensemble', opts.timeoutMs ?? 60_000, async () => {
       const modes = await Promise.all(members.map((m) => serverMode(m.port)));
-      return modes.every((x) => x === 'leader' || x === 'follower') ? true : undefined;
+      return modes.every((x) => x === 'leader' || x === 'follower' || x === 'standalone') ? true : undefined;
     }, () => exitedEarly(children, members.map((m) => m.log)));
   } catch (err) {
     await stop();
@@ -67,7 +69,7 @@ export async function startZooKeeperCluster(opts: ClusterOptions & { heapMb?: nu
     readyMs: Date.now() - started,
     leaderIndex: async () => {
       const modes = await Promise.all(members.map((m) => serverMode(m.port)));
-      const i = modes.indexOf('leader');
+      const i = modes.findIndex((x) => x === 'leader' || x === 'standalone');
       if (i < 0) throw new Error(`zookeeper: no leader (modes ${modes.join(', ')})`);
       return i;
     },
