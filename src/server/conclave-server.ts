@@ -106,7 +106,14 @@ export class ConclaveServer {
 
   static async start(config: ServerConfig, log: Logger): Promise<ConclaveServer> {
     const server = new ConclaveServer(config, log);
-    await server.#start();
+    try {
+      await server.#start();
+    } catch (err: unknown) {
+      // Release what was opened (storage, the Raft ticker, the peer listener): a replica that
+      // cannot start (its port taken, say) must exit, not linger holding its data directory.
+      await server.stop().catch(() => undefined);
+      throw err;
+    }
     return server;
   }
 

@@ -222,6 +222,12 @@ export class FaultCluster {
     if (!startFirst) await this.#launch(id, true);
   }
 
+  /** Kill a slot's process that is not a member (left over from an interrupted change) and forget its data. */
+  async discard(id: number): Promise<void> {
+    await this.member(id).kill('SIGKILL');
+    this.#dataDirs.delete(id);
+  }
+
   async promote(id: number, timeoutMs: number): Promise<void> {
     await this.#changeConf(`promote ${id}`, (c) => c.voters.includes(id), 'MemberPromote', { id }, timeoutMs);
   }

@@ -175,8 +175,11 @@ async function changeMembership(ctx: NemesisContext, rng: Rng, conf: { voters: n
   // A learner left over from an interrupted change is promoted first.
   let joiner = conf.learners[0];
   if (joiner === undefined) {
-    const spare = [...cluster.members.keys()].find((id) => !conf.voters.includes(id) && !cluster.member(id).running);
+    // The slot that is not in the configuration. Its process may still run if an earlier change
+    // was interrupted (it started but was never added): it is no member, so it is discarded.
+    const spare = [...cluster.members.keys()].find((id) => !conf.voters.includes(id));
     if (spare === undefined) throw new Error('no spare slot for a membership change');
+    if (cluster.member(spare).running) await cluster.discard(spare);
     const startFirst = rng.chance(0.5);
     await cluster.addLearner(spare, ctx.stepTimeoutMs, startFirst);
     joiner = spare;
