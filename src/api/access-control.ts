@@ -14,8 +14,12 @@ import type { Permission } from '../state/index.js';
 import type { CallContext, Handler } from './conclave-service.js';
 import type { Req } from './request-parsing.js';
 
-/** Requests never throttled: a throttled session must still be able to stay alive and to leave. */
-const UNTHROTTLED: ReadonlySet<string> = new Set(['KeepAlive', 'CloseSession', 'Unwatch']);
+/**
+ * Requests never throttled: a throttled session must still be able to stay alive and to leave, and
+ * health probes and status polls (cheap, answered from memory) must not fail because the same host
+ * is busy: a throttled readiness probe would take a healthy member out of service.
+ */
+const UNTHROTTLED: ReadonlySet<string> = new Set(['KeepAlive', 'CloseSession', 'Unwatch', 'Check', 'Status', 'MemberList']);
 
 /** Requests that change nothing: audited only when refused. */
 const READS: ReadonlySet<string> = new Set(['Get', 'Exists', 'Children', 'Sync', 'KeepAlive', 'Watch', 'Unwatch', 'Describe', 'LockDescribe', 'ValidateFence', 'Status', 'MemberList', 'GetAcl', 'ListAcls', 'GetQuota', 'ListQuotas', 'WhoAmI']);
