@@ -80,10 +80,11 @@ function sessionOf(req: Req): number {
 
 /**
  * Run `handler` for `method` under the server's rate limits, then audit it. The rate limit is per
- * session (the request's header), or per client host for requests without one.
+ * session: the one the request names, else the one its session stream serves; a unary request
+ * that names none is charged to its client host.
  */
 export async function guardedCall(server: ConclaveServer, method: string, handler: Handler, req: Req, ctx: CallContext): Promise<object> {
-  const sessionId = sessionOf(req);
+  const sessionId = sessionOf(req) || (ctx.streamSessionId ?? 0);
   if (server.rateLimiter.enabled && !UNTHROTTLED.has(method)) {
     // Keyed by identity too: naming another identity's session id must not spend its budget.
     const key = sessionId > 0 ? `${ctx.caller.identity ?? ''}#${sessionId}` : `host:${ctx.clientHost}`;

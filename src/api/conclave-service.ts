@@ -23,6 +23,11 @@ export interface CallContext {
   readonly caller: Caller;
   /** Aborted when the caller goes away (call cancelled, stream closed): a blocked request stops waiting. */
   readonly signal?: AbortSignal;
+  /**
+   * On a session stream, the session it last opened, kept alive or wrote for (0 before any): its
+   * requests that name no session (reads) are charged to that session's rate limit.
+   */
+  readonly streamSessionId?: number;
   /** Set for requests on a session stream: one-shot watches are delivered there. */
   readonly stream?: {
     readonly requestId: number;

@@ -80,6 +80,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     }
     const max = server.config.maxOutstandingPerStream;
     let outstanding = 0;
+    let streamSessionId = 0;
     let closed = false;
     let halfClosed = false;
     // Requests still waiting (a blocked lock acquire) stop when the stream goes.
@@ -135,15 +136,18 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       }
       outstanding++;
       const started = performance.now();
-      const ctx: CallContext = { clientHost, caller, signal: gone.signal, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
+      const body = (frame[op] ?? {}) as Req;
+      streamSessionId = sessionNamedBy(body) || streamSessionId;
+      const ctx: CallContext = { clientHost, caller, signal: gone.signal, streamSessionId, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
       let promise: Promise<object>;
       try {
-        promise = guardedCall(server, method, handler, (frame[op] ?? {}) as Req, ctx);
+        promise = guardedCall(server, method, handler, body, ctx);
       } catch (err: unknown) {
         promise = Promise.reject(err);
       }
       promise.then(
         (res) => {
+          if (method === 'OpenSession') streamSessionId = sessionNamedBy(res as Req) || streamSessionId;
           server.metrics?.requests.observe({ method, code: 'OK' }, (performance.now() - started) / 1000);
           if (res !== ANSWERED) send({ id, [RESPONSE_FIELD_OF[op] ?? op]: res }, answerBytes(res));
         },
@@ -169,6 +173,13 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     call.on('cancelled', close);
     call.on('close', close);
   };
+}
+
+/** The session a request or answer names (a write's header, a keep-alive's or an opened session's id), or 0. */
+function sessionNamedBy(body: Req): number {
+  const header = body['header'] as Req | undefined;
+  const id = typeof header?.['sessionId'] === 'number' ? header['sessionId'] : body['sessionId'];
+  return typeof id === 'number' && id > 0 ? id : 0;
 }
 
 /** About how many bytes an answer takes on the wire: its data and child names dominate. */

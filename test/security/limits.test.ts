@@ -83,29 +83,51 @@ describe('rate limits', () => {
     const c = client();
     const noisy = await openSession(c);
     const quiet = await openSession(c);
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then(
+      () => 'OK',
+      (e: unknown) => (e instanceof RpcError ? e.code : String(e)),
+    );
+    // Writes name their session in the header: the flood is charged to the noisy session alone.
     const flood = await Promise.all(
-      Array.from({ length: 300 }, () =>
-        c.call('Conclave', 'Get', { path: '/', header: { sessionId: noisy, seq: 0 } }).then(
-          () => 'OK',
-          (e: unknown) => (e instanceof RpcError ? e.code : String(e)),
-        ),
-      ),
+      Array.from({ length: 300 }, (_, i) => outcome(c.call('Conclave', 'Create', { path: `/noisy-${i}`, header: { sessionId: noisy, seq: 0 } }))),
     );
     const throttled = flood.filter((r) => r === 'RATE_LIMITED').length;
     expect(throttled).toBeGreaterThan(150);
     expect(flood.filter((r) => r !== 'RATE_LIMITED' && r !== 'OK')).toEqual([]);
     // The other session is not throttled by its neighbour's flood, and keep-alives are never throttled.
-    for (let i = 0; i < 10; i++) await c.call('Conclave', 'Get', { path: '/', header: { sessionId: quiet, seq: 0 } });
+    const quietWrites = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => outcome(c.call('Conclave', 'Create', { path: `/quiet-${i}`, header: { sessionId: quiet, seq: 0 } }))),
+    );
+    expect(quietWrites.filter((r) => r !== 'OK')).toEqual([]);
     for (let i = 0; i < 100; i++) await c.call('Conclave', 'KeepAlive', { sessionId: noisy });
-    const err = await rpcError(Promise.all(Array.from({ length: 100 }, () => c.call('Conclave', 'Get', { path: '/', header: { sessionId: noisy, seq: 0 } }))));
+    const err = await rpcError(Promise.all(Array.from({ length: 100 }, (_, i) => c.call('Conclave', 'Create', { path: `/again-${i}`, header: { sessionId: noisy, seq: 0 } }))));
     expect(err.code).toBe('RATE_LIMITED');
     expect(err.message).toMatch(/retry in \d+ ms/);
     const metrics = await fetch(`http://127.0.0.1:${cluster.servers[0]?.metricsPort()}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/conclave_throttled_requests_total\{reason="ops"\} [1-9]/);
-    // Status polls and health probes from a busy host are never throttled (this test once failed
-    // because the harness's leader poll, every 5 ms, had spent the host's budget before OpenSession).
-    const polls = await Promise.all(Array.from({ length: 200 }, () => c.call('Cluster', 'Status', {}).then(() => 'OK', (e: unknown) => (e instanceof RpcError ? e.code : String(e)))));
+    // Status polls and health probes from a busy host are never throttled (a CI run once failed
+    // because the harness's leader poll, every 5 ms, had spent the host's budget).
+    const polls = await Promise.all(Array.from({ length: 200 }, () => outcome(c.call('Cluster', 'Status', {}))));
     expect(polls.filter((r) => r !== 'OK')).toEqual([]);
+  });
+
+  it('charges reads on a session stream to the session it serves, not to the client host', async () => {
+    cluster = await Cluster.start(1, ['--session-rate-ops', '50']);
+    await cluster.leader();
+    const c = client();
+    const noisy = c.stream();
+    const quiet = c.stream();
+    for (const s of [noisy, quiet]) expect((await s.request('openSession', { timeoutMs: 10_000 }))['openSession']).toMatchObject({ sessionId: expect.any(Number) });
+    const codes = (frames: Record<string, unknown>[]): string[] => frames.map((f) => (f['error'] as { code?: string } | undefined)?.code ?? 'OK');
+    // Reads name no session; on a stream they are charged to the session the stream opened.
+    const flood = codes(await Promise.all(Array.from({ length: 300 }, () => noisy.request('get', { path: '/' }))));
+    expect(flood.filter((r) => r === 'RATE_LIMITED').length).toBeGreaterThan(150);
+    expect(flood.filter((r) => r !== 'RATE_LIMITED' && r !== 'OK')).toEqual([]);
+    // Before the reads were charged per session, the neighbour's flood throttled these too.
+    const quietReads = codes(await Promise.all(Array.from({ length: 40 }, () => quiet.request('get', { path: '/' }))));
+    expect(quietReads.filter((r) => r !== 'OK')).toEqual([]);
+    noisy.end();
+    quiet.end();
   });
 });
 
