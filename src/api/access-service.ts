@@ -8,7 +8,7 @@ import type { ConclaveServer } from '../server/conclave-server.js';
 import { ANY_IDENTITY, type AclGrant, type Permission, PERMISSIONS, type QuotaLimits, isPermission, validateIdentity, validatePath } from '../state/index.js';
 import { authorize } from './access-control.js';
 import type { Handler } from './conclave-service.js';
-import { type Req, bad, num, path, str } from './request-parsing.js';
+import { NO_REQUEST, type Req, bad, num, path, str } from './request-parsing.js';
 
 function grantsOf(req: Req): AclGrant[] {
   const raw = req['grants'];
@@ -55,7 +55,7 @@ export function accessHandlers(server: ConclaveServer): Record<string, Handler> 
       const p = accessPath(req);
       const grants = grantsOf(req);
       authorize(server, ctx, 'admin', p);
-      const { zxid } = await server.write({ type: 'setAcl', path: p, grants }, 0, 0, ctx.caller.identity);
+      const { zxid } = await server.write({ type: 'setAcl', path: p, grants }, NO_REQUEST, ctx.caller.identity);
       return aclMessage(p, server.sm.acls.get(p), zxid);
     },
     GetAcl: async (req, ctx) => {
@@ -67,7 +67,7 @@ export function accessHandlers(server: ConclaveServer): Record<string, Handler> 
     RemoveAcl: async (req, ctx) => {
       const p = accessPath(req);
       authorize(server, ctx, 'admin', p);
-      const { zxid } = await server.write({ type: 'removeAcl', path: p }, 0, 0, ctx.caller.identity);
+      const { zxid } = await server.write({ type: 'removeAcl', path: p }, NO_REQUEST, ctx.caller.identity);
       return { zxid };
     },
     ListAcls: async (_req, ctx) => {
@@ -80,7 +80,7 @@ export function accessHandlers(server: ConclaveServer): Record<string, Handler> 
       const p = path(req);
       const limits = quotaLimitsOf(req);
       authorize(server, ctx, 'admin', p);
-      await server.write({ type: 'setQuota', path: p, ...limits }, 0, 0, ctx.caller.identity);
+      await server.write({ type: 'setQuota', path: p, ...limits }, NO_REQUEST, ctx.caller.identity);
       return quotaMessage(server, p);
     },
     GetQuota: async (req, ctx) => {
@@ -92,7 +92,7 @@ export function accessHandlers(server: ConclaveServer): Record<string, Handler> 
     RemoveQuota: async (req, ctx) => {
       const p = path(req);
       authorize(server, ctx, 'admin', p);
-      const { zxid } = await server.write({ type: 'removeQuota', path: p }, 0, 0, ctx.caller.identity);
+      const { zxid } = await server.write({ type: 'removeQuota', path: p }, NO_REQUEST, ctx.caller.identity);
       return { zxid };
     },
     ListQuotas: async (_req, ctx) => {

@@ -10,7 +10,7 @@ import type { ConclaveServer } from '../server/conclave-server.js';
 import { stateLimits } from '../state/index.js';
 import { ROOT_IDENTITY, type TreeOp } from '../state/index.js';
 import { authorize } from './access-control.js';
-import { type Req, bad, bytes, createOp, header, linearizable, num, opResult, path, stat, str, treeOp, version } from './request-parsing.js';
+import { NO_REQUEST, type Req, bad, bytes, createOp, header, linearizable, num, opResult, path, stat, str, treeOp, version } from './request-parsing.js';
 
 /** What a one-shot watch waits for (ZooKeeper's data, exists and child watches). */
 export type OneShotKind = 'data' | 'exists' | 'children';
@@ -55,7 +55,7 @@ export function conclaveHandlers(server: ConclaveServer): Record<string, Handler
       const h = header(req);
       const op = createOp(req);
       authorize(server, ctx, 'create', op.path);
-      const { result, zxid } = await server.write(op, h.sessionId, h.seq, ctx.caller.identity);
+      const { result, zxid } = await server.write(op, h, ctx.caller.identity);
       if (result.type !== 'create') throw new ConclaveError(ErrorCode.RUNTIME_INCONSISTENCY, 'unexpected result');
       return { path: result.path, stat: stat(result.stat), zxid };
     },
@@ -63,7 +63,7 @@ export function conclaveHandlers(server: ConclaveServer): Record<string, Handler
       const h = header(req);
       const p = path(req);
       authorize(server, ctx, 'write', p);
-      const { result, zxid } = await server.write({ type: 'set', path: p, data: bytes(req, 'data'), version: version(req) }, h.sessionId, h.seq, ctx.caller.identity);
+      const { result, zxid } = await server.write({ type: 'set', path: p, data: bytes(req, 'data'), version: version(req) }, h, ctx.caller.identity);
       if (result.type !== 'set') throw new ConclaveError(ErrorCode.RUNTIME_INCONSISTENCY, 'unexpected result');
       return { stat: stat(result.stat), zxid };
     },
@@ -71,7 +71,7 @@ export function conclaveHandlers(server: ConclaveServer): Record<string, Handler
       const h = header(req);
       const p = path(req);
       authorize(server, ctx, 'delete', p);
-      const { zxid } = await server.write({ type: 'delete', path: p, version: version(req) }, h.sessionId, h.seq, ctx.caller.identity);
+      const { zxid } = await server.write({ type: 'delete', path: p, version: version(req) }, h, ctx.caller.identity);
       return { zxid };
     },
     Multi: async (req, ctx) => {
@@ -82,7 +82,7 @@ export function conclaveHandlers(server: ConclaveServer): Record<string, Handler
       // Every op is checked before any is proposed (and again when applied): a denied op refuses the whole multi.
       for (const op of ops) authorize(server, ctx, PERMISSION_OF_OP[op.type], op.path);
       const h = header(req);
-      const { applied, zxid } = await server.writeRaw({ type: 'multi', ops }, h.sessionId, h.seq, ctx.caller.identity);
+      const { applied, zxid } = await server.writeRaw({ type: 'multi', ops }, h, ctx.caller.identity);
       if (applied.ok) {
         const results = applied.result.type === 'multi' ? applied.result.results : [];
         return { ok: true, failedIndex: -1, results: results.map(opResult), zxid };
@@ -142,7 +142,7 @@ export function conclaveHandlers(server: ConclaveServer): Record<string, Handler
     },
     CloseSession: async (req, ctx) => {
       const sessionId = num(req, 'sessionId');
-      const { result } = await server.write({ type: 'closeSession', sessionId }, 0, 0, ctx.caller.identity);
+      const { result } = await server.write({ type: 'closeSession', sessionId }, NO_REQUEST, ctx.caller.identity);
       return { deleted: result.type === 'closeSession' ? result.deleted : [] };
     },
   };

@@ -76,7 +76,7 @@ async function acquire(server: ConclaveServer, req: Req, ctx: CallContext): Prom
   try {
     // No request id: an acquire is idempotent per (lock, session) — a retry joins its own grant or
     // place in line — and a remembered "waiting" answer could outlive the wait it describes.
-    const { result, zxid } = await server.write({ type: 'lockAcquire', name, kind, mode, permits, wait, delayMs, value }, h.sessionId, 0, ctx.caller.identity);
+    const { result, zxid } = await server.write({ type: 'lockAcquire', name, kind, mode, permits, wait, delayMs, value }, { sessionId: h.sessionId, seq: 0 }, ctx.caller.identity);
     const first = acquireResult(result);
     // A replayed answer (a retried request) may say "waiting" for a lock granted since.
     const token = first.token ?? heldToken(server, name, h.sessionId);
@@ -91,7 +91,7 @@ async function acquire(server: ConclaveServer, req: Req, ctx: CallContext): Prom
     }
     // Timed out or abandoned: leave the queue, unless the grant won the race. Trusted (no identity):
     // withdrawing must work even if the caller's permission was revoked while it waited.
-    const { result: cancelled } = await server.write({ type: 'lockCancel', name }, h.sessionId);
+    const { result: cancelled } = await server.write({ type: 'lockCancel', name }, { sessionId: h.sessionId, seq: 0 });
     const late = heldToken(server, name, h.sessionId);
     if (cancelled.type === 'lockCancel' && !cancelled.cancelled && late !== undefined) {
       observe('granted');
@@ -137,7 +137,7 @@ export function lockHandlers(server: ConclaveServer): Record<string, Handler> {
       authorize(server, ctx, 'lock', lockNodePath(name));
       const h = header(req);
       if (h.sessionId === 0) throw bad('a lock is held by a session: the request header needs session_id');
-      const { zxid } = await server.write({ type: 'lockRelease', name }, h.sessionId, h.seq, ctx.caller.identity);
+      const { zxid } = await server.write({ type: 'lockRelease', name }, h, ctx.caller.identity);
       return { zxid };
     },
     Describe: async (req, ctx) => {

@@ -50,9 +50,21 @@ export function version(req: Req): number {
   return v;
 }
 
-export function header(req: Req): { sessionId: number; seq: number } {
+/** A write's request id in its session, and the lowest seq its client still waits on (0: not given). */
+export interface RequestHeader {
+  readonly sessionId: number;
+  readonly seq: number;
+  readonly lowestUnansweredSeq?: number;
+}
+
+/** A write outside any session: never deduplicated. */
+export const NO_REQUEST: RequestHeader = Object.freeze({ sessionId: 0, seq: 0 });
+
+export function header(req: Req): RequestHeader {
   const h = (req['header'] ?? {}) as Req;
-  return { sessionId: typeof h['sessionId'] === 'number' ? h['sessionId'] : 0, seq: typeof h['seq'] === 'number' ? h['seq'] : 0 };
+  const n = (field: string): number => (typeof h[field] === 'number' ? (h[field] as number) : 0);
+  const lowestUnansweredSeq = n('lowestUnansweredSeq');
+  return lowestUnansweredSeq > 0 ? { sessionId: n('sessionId'), seq: n('seq'), lowestUnansweredSeq } : { sessionId: n('sessionId'), seq: n('seq') };
 }
 
 export function linearizable(req: Req): boolean {

@@ -74,6 +74,7 @@ export async function acquireLock(core: SessionCore, name: string, opts: Acquire
     kind: 'write',
     op: 'lockAcquire',
     build: ({ header }) => ({ header, ...fields }),
+    remembered: false,
     signal: opts.signal,
     // The server answers by the lock's timeout; the usual budget covers the rest.
     timeoutMs: timeoutMs + requestTimeoutMs,

@@ -15,7 +15,7 @@ export type RequestKind = 'read' | 'write';
 export interface BuildContext {
   /** The newest zxid this client has seen. */
   readonly minZxid: number;
-  readonly header: { readonly sessionId: number; readonly seq: number };
+  readonly header: { readonly sessionId: number; readonly seq: number; readonly lowestUnansweredSeq: number };
 }
 
 export interface Answer {
@@ -33,6 +33,12 @@ export interface RequestInit {
   readonly oneShot?: boolean;
   /** This request's deadline instead of requestTimeoutMs (a blocking lock acquire waits longer). */
   readonly timeoutMs?: number;
+  /**
+   * Writes: whether the server remembers its outcome by seq (default true). A lock acquire is not
+   * remembered (acquiring again in the same session is harmless), and as it may wait for long it
+   * must not hold back what the server may forget of the writes after it.
+   */
+  readonly remembered?: boolean;
 }
 
 export class PendingRequest {
@@ -41,6 +47,7 @@ export class PendingRequest {
   readonly op: RequestOp;
   readonly build: (ctx: BuildContext) => object;
   readonly oneShot: boolean;
+  readonly remembered: boolean;
   readonly promise: Promise<Answer>;
   /** Writes: the seq of every send so far; undefined until sent, or after a refusal that proves it was not applied. */
   seq: number | undefined;
@@ -65,6 +72,7 @@ export class PendingRequest {
     this.op = init.op;
     this.build = init.build;
     this.oneShot = init.oneShot === true;
+    this.remembered = init.kind === 'write' && init.remembered !== false;
     this.promise = new Promise<Answer>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;

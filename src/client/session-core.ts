@@ -3,12 +3,12 @@
  * keep-alives, the session states, and every request from send to answer with retries.
  *
  * Write retries are exactly-once by `{ sessionId, seq }`: the server applies each seq once and
- * answers a repeat of its latest seq from memory. A write that was in flight when a connection was
- * lost is resent with the SAME seq, before anything else, in seq order; a write the server refused
- * without applying it (NOT_LEADER, PROPOSAL_BACKPRESSURE, LEADER_TRANSFERRING) gets a fresh seq.
- * The server remembers only the latest seq, so a resent write can come back STALE_REQUEST: a later
- * write of this client was applied after it, so it was almost surely applied too, but its result is
- * gone. That error is surfaced as it is.
+ * answers a repeat from memory. Every write tells the lowest seq this client still waits on, and
+ * the server remembers the outcomes from there up (Raft thesis §6.3), so all the writes in flight
+ * when a connection was lost can be resent: with the SAME seq, before anything else, in seq order.
+ * A write the server refused without applying it (NOT_LEADER, PROPOSAL_BACKPRESSURE,
+ * LEADER_TRANSFERRING, RATE_LIMITED) gets a fresh seq. STALE_REQUEST is now only possible when the
+ * server had to forget an outcome (more writes in flight than it remembers); it is surfaced as is.
  */
 import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import { backoffMs, delay } from './backoff.js';
@@ -62,6 +62,8 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
   #sessionId = 0;
   #timeoutMs = 0;
   #seq = 0;
+  /** Writes given a seq and not answered yet, by seq, ascending (seqs are handed out in order). */
+  readonly #unanswered = new Map<number, PendingRequest>();
   #nextId = 1;
   #serial = 0;
   #inFlight = 0;
@@ -225,13 +227,28 @@ export class SessionCore extends TypedEmitter<ClientEvents> implements WatchHost
   }
 
   #send(p: PendingRequest, conn: Connection): void {
-    if (p.kind === 'write' && p.seq === undefined) p.seq = ++this.#seq;
+    if (p.kind === 'write' && p.seq === undefined) {
+      p.seq = ++this.#seq;
+      if (p.remembered) this.#unanswered.set(p.seq, p);
+    }
     p.id = this.nextId();
     p.conn = conn;
     p.earlyEvent = undefined;
     this.#inFlight++;
-    const body = p.build({ minZxid: this.#zxid, header: { sessionId: this.#sessionId, seq: p.seq ?? 0 } });
+    const body = p.build({ minZxid: this.#zxid, header: { sessionId: this.#sessionId, seq: p.seq ?? 0, lowestUnansweredSeq: p.seq === undefined ? 0 : this.#lowestUnanswered() } });
     conn.send(p.id, p.op, body, (frame) => this.#onAnswer(p, conn, frame));
+  }
+
+  /**
+   * The lowest seq still waiting for its answer. A write answered, given up on, or refused before
+   * it was applied (its seq taken back) no longer counts; they are dropped from the front lazily.
+   */
+  #lowestUnanswered(): number {
+    for (const [seq, p] of this.#unanswered) {
+      if (!p.done && p.seq === seq) return seq;
+      this.#unanswered.delete(seq);
+    }
+    return this.#seq + 1;
   }
 
   #onAnswer(p: PendingRequest, conn: Connection, frame: ResponseFrame): void {

@@ -22,6 +22,7 @@ import { Authenticator } from '../security/authenticator.js';
 import { RateLimiter } from '../security/rate-limiter.js';
 import { checkTokenSecret } from '../security/tokens.js';
 import { loadApi } from '../api/proto.js';
+import { NO_REQUEST, type RequestHeader } from '../api/request-parsing.js';
 import { createServiceHandlers } from '../api/grpc-services.js';
 import type { ServerConfig } from './config.js';
 import { ReplicaMetrics } from '../ops/metrics.js';
@@ -183,10 +184,10 @@ export class ConclaveServer {
             for await (const batch of this.#storage.snapshots.readRows(file.path, table, 2000)) for (const r of batch) rows.push(r);
             return rows;
           };
-          // Tables added since a snapshot was written (acls and quotas, v4) restore as empty.
+          // Tables added since a snapshot was written (acls and quotas, v4; session_outcomes, v5) restore as empty.
           const present = new Set((await this.#storage.snapshots.readTables(file.path)).map((t) => t.name));
           const optional = async (table: string): Promise<SnapshotRow[]> => (present.has(table) ? read(table) : []);
-          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), members: await read('members'), locks: await read('locks'), acls: await optional('acls'), quotas: await optional('quotas') };
+          const rows: StateSnapshotRows = { znodes: await read('znodes'), sessions: await read('sessions'), sessionOutcomes: await optional('session_outcomes'), members: await read('members'), locks: await read('locks'), acls: await optional('acls'), quotas: await optional('quotas') };
           this.sm.restore(rows, file.index);
           this.watches.restart(file.index);
           this.#updatePeers();
@@ -207,7 +208,7 @@ export class ConclaveServer {
             } finally {
               znodes.end();
             }
-            for (const [table, all] of [['sessions', rows.sessions], ['members', rows.members], ['locks', rows.locks], ['acls', rows.acls], ['quotas', rows.quotas]] as const) {
+            for (const [table, all] of [['sessions', rows.sessions], ['session_outcomes', rows.sessionOutcomes], ['members', rows.members], ['locks', rows.locks], ['acls', rows.acls], ['quotas', rows.quotas]] as const) {
               for (let i = 0; i < all.length; i += SNAPSHOT_CHUNK_ROWS) await w.write(table, all.slice(i, i + SNAPSHOT_CHUNK_ROWS) as SnapshotRow[]);
             }
           },
@@ -376,23 +377,25 @@ export class ConclaveServer {
   }
 
   /** Propose a write on the leader; resolves with its result and zxid once applied here. */
-  async write(body: TxnBody, sessionId = 0, seq = 0, identity?: string): Promise<{ result: TxnResult; zxid: number }> {
-    const { applied, zxid } = await this.writeRaw(body, sessionId, seq, identity);
+  async write(body: TxnBody, request: RequestHeader = NO_REQUEST, identity?: string): Promise<{ result: TxnResult; zxid: number }> {
+    const { applied, zxid } = await this.writeRaw(body, request, identity);
     if (!applied.ok) throw new ConclaveError(applied.error.code, applied.error.message);
     return { result: applied.result, zxid };
   }
 
   /**
    * Like `write`, but a failed txn comes back as its apply result (a failed multi's per-op results).
+   * `request`: the session and request id (none: a write outside any session, never deduplicated).
    * `identity`: the caller's, checked against the ACLs when the txn is applied (undefined: trusted).
    */
-  async writeRaw(body: TxnBody, sessionId = 0, seq = 0, identity?: string): Promise<{ applied: ApplyResult; zxid: number }> {
+  async writeRaw(body: TxnBody, request: RequestHeader = NO_REQUEST, identity?: string): Promise<{ applied: ApplyResult; zxid: number }> {
+    const { sessionId, seq, lowestUnansweredSeq } = request;
     if (!this.isLeader()) throw this.notLeader();
     // Any request of a session counts as a keep-alive (as in ZooKeeper).
     // (Not for another identity's session: the apply refuses that request, and it must not keep the session alive.)
     const session = sessionId > 0 ? this.sm.sessions.get(sessionId) : undefined;
     if (session && (identity === undefined || session.owner === '' || session.owner === identity)) this.sessions.touch(sessionId, session.timeoutMs);
-    const { index, result } = await this.driver.propose(encodeTxn({ timeMs: Date.now(), sessionId, seq, ...(identity !== undefined ? { identity } : {}), body }));
+    const { index, result } = await this.driver.propose(encodeTxn({ timeMs: Date.now(), sessionId, seq, ...(lowestUnansweredSeq !== undefined ? { lowestUnansweredSeq } : {}), ...(identity !== undefined ? { identity } : {}), body }));
     return { applied: result as ApplyResult, zxid: index };
   }
 
@@ -431,7 +434,7 @@ export class ConclaveServer {
     if (!mine) this.#sessionsByClient.set(clientHost, (mine = new Set()));
     mine.add(sessionId);
     try {
-      await this.write({ type: 'createSession', sessionId, timeoutMs }, 0, 0, identity);
+      await this.write({ type: 'createSession', sessionId, timeoutMs }, NO_REQUEST, identity);
     } catch (err: unknown) {
       mine.delete(sessionId);
       throw err;

@@ -13,7 +13,7 @@ export { MemberTable, decodeMemberAddresses, encodeMemberAddresses, type Member,
 export { SessionTable, type SessionEntry } from './sessions.js';
 export { ConclaveStateMachine, encodeOutcome } from './state-machine.js';
 export type { ApplyError, ApplyResult, ChangeEvent, TxnOutcome, TxnResult } from './state-machine.js';
-export { STATE_MACHINE_NAME, STATE_VERSION, aclsTable, decodeOutcome, locksTable, quotasTable, membersTable, sessionsTable, stateSnapshotTables, znodesTable, znodeRow, type StateSnapshotRows } from './state-snapshot.js';
+export { STATE_MACHINE_NAME, STATE_VERSION, aclsTable, decodeOutcome, locksTable, quotasTable, membersTable, sessionOutcomesTable, sessionsTable, stateSnapshotTables, znodesTable, znodeRow, type StateSnapshotRows } from './state-snapshot.js';
 export { ZNODE_KINDS, isZnodeKind, type Stat, type ZnodeKind, type ZnodeRecord } from './stat.js';
 export { decodeTxn, encodeTxn } from './txn-codec.js';
 export { requestIdOf, type LockTxnBody, type RequestId, type SecurityTxnBody, type Txn, type TxnBody } from './txn.js';

@@ -24,7 +24,7 @@ import { LockTable } from './locks.js';
 import { type LockGrant, type LockRelease, LockChanges } from './lock-types.js';
 import { type MemberChange, MemberTable } from './members.js';
 import { SessionTable } from './sessions.js';
-import { decodeOutcome, memberRows, membersFromRows, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
+import { decodeOutcome, memberRows, membersFromRows, sessionOutcomeRows, sessionRows, sessionsFromRows, treeFromRows, treeRows, type StateSnapshotRows } from './state-snapshot.js';
 import { decodeTxn } from './txn-codec.js';
 import type { LockTxnBody, SecurityTxnBody, Txn, TxnBody } from './txn.js';
 
@@ -209,12 +209,17 @@ export class ConclaveStateMachine {
     }
     if (txn.seq !== 0) {
       if (txn.sessionId === 0) return { ...fail(ErrorCode.BAD_ARGUMENTS, 'a request id needs a session'), events };
+      // The client has had answers to everything below its lowest unanswered seq (not given: below
+      // this one); a request is itself unanswered, so it never makes itself stale.
+      const lowest = txn.lowestUnansweredSeq === undefined || txn.lowestUnansweredSeq === 0 ? txn.seq : Math.min(txn.lowestUnansweredSeq, txn.seq);
+      this.#sessions.forgetThrough(txn.sessionId, lowest - 1);
       const session = this.#sessions.get(txn.sessionId);
       assert(session !== undefined, 'checked above');
-      if (txn.seq < session.lastSeq) {
-        return { ...fail(ErrorCode.STALE_REQUEST, `request ${txn.seq} of session ${txn.sessionId} precedes its latest, ${session.lastSeq}`), events };
+      if (txn.seq <= session.forgottenThrough) {
+        return { ...fail(ErrorCode.STALE_REQUEST, `request ${txn.seq} of session ${txn.sessionId} was answered before and its outcome is forgotten (requests up to ${session.forgottenThrough} are)`), events };
       }
-      if (txn.seq === session.lastSeq && session.lastResult !== undefined) return { ...session.lastResult, events, duplicate: true };
+      const remembered = this.#sessions.outcome(txn.sessionId, txn.seq);
+      if (remembered !== undefined) return { ...remembered, events, duplicate: true };
     }
 
     let outcome: TxnOutcome | undefined = this.#authorize(txn);
@@ -417,6 +422,7 @@ export class ConclaveStateMachine {
   #smallRows(): Required<Omit<StateSnapshotRows, 'znodes'>> {
     return {
       sessions: sessionRows(this.#sessions, encodeOutcome),
+      sessionOutcomes: sessionOutcomeRows(this.#sessions, encodeOutcome),
       members: memberRows(this.#members),
       locks: lockRows(this.#locks),
       acls: this.#acls.rows(),
@@ -444,7 +450,7 @@ export class ConclaveStateMachine {
   restore(rows: StateSnapshotRows, appliedIndex: number): void {
     assert(Number.isSafeInteger(appliedIndex) && appliedIndex >= 0, 'snapshot index is a non-negative integer');
     const tree = treeFromRows(rows.znodes, this.limits);
-    const sessions = sessionsFromRows(rows.sessions, decodeOutcome);
+    const sessions = sessionsFromRows(rows.sessions, rows.sessionOutcomes ?? [], decodeOutcome);
     const members = membersFromRows(rows.members);
     const locks = locksFromRows(rows.locks ?? [], appliedIndex, this.limits);
     // Older snapshots have no ACLs or quotas. Quota usage is recounted from the restored tree.

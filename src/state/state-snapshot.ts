@@ -2,7 +2,10 @@
  * The state machine's snapshot tables (for the SQLite snapshot store, storage/sqlite-snapshot*.ts):
  *   znodes(path TEXT pk, data BLOB, czxid, mzxid, pzxid, ctime, mtime, version, cversion,
  *          ephemeral_owner, kind TEXT, ttl_ms)
- *   sessions(id pk, timeout_ms, last_seq, last_result BLOB)   -- last_result: JSON of the outcome
+ *   sessions(id pk, timeout_ms, last_seq, last_result BLOB, owner TEXT, forgotten_through)
+ *                                                            -- last_result: JSON of last_seq's outcome
+ *   session_outcomes(session_id, seq, result BLOB)           -- pk (session_id, seq): the other
+ *                                                            -- remembered outcomes (see sessions.ts)
  *   members(id pk, peer TEXT, client TEXT)                   -- every member's addresses
  *   locks(name TEXT pk, kind TEXT, permits, delay_ms, blocked_until_ms, holders TEXT, waiters TEXT)
  *                                                            -- see lock-snapshot.ts
@@ -25,7 +28,7 @@ import type { TxnOutcome } from './state-machine.js';
 
 export const STATE_MACHINE_NAME = 'conclave-znodes';
 /** Bumped whenever the tables below change incompatibly. */
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
 
 export const znodesTable: SnapshotTableSpec = {
   name: 'znodes',
@@ -55,8 +58,21 @@ export const sessionsTable: SnapshotTableSpec = {
     { name: 'last_result', type: 'BLOB' },
     // Added in STATE_VERSION 4; a v3 row has 4 cells and no owner.
     { name: 'owner', type: 'TEXT' },
+    // Added in STATE_VERSION 5; before it only the latest request was remembered (last_seq - 1).
+    { name: 'forgotten_through', type: 'INTEGER' },
   ],
   primaryKey: ['id'],
+};
+
+/** Added in STATE_VERSION 5 (absent: no outcome but the latest is remembered). */
+export const sessionOutcomesTable: SnapshotTableSpec = {
+  name: 'session_outcomes',
+  columns: [
+    { name: 'session_id', type: 'INTEGER' },
+    { name: 'seq', type: 'INTEGER' },
+    { name: 'result', type: 'BLOB' },
+  ],
+  primaryKey: ['session_id', 'seq'],
 };
 
 export const membersTable: SnapshotTableSpec = {
@@ -71,11 +87,13 @@ export const membersTable: SnapshotTableSpec = {
 
 export { aclsTable, locksTable, quotasTable };
 
-export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable, locksTable, aclsTable, quotasTable];
+export const stateSnapshotTables: readonly SnapshotTableSpec[] = [znodesTable, sessionsTable, membersTable, locksTable, aclsTable, quotasTable, sessionOutcomesTable];
 
 export interface StateSnapshotRows {
   readonly znodes: readonly SnapshotRow[];
   readonly sessions: readonly SnapshotRow[];
+  /** Absent (a snapshot older than STATE_VERSION 5) reads as none. */
+  readonly sessionOutcomes?: readonly SnapshotRow[];
   readonly members: readonly SnapshotRow[];
   /** Absent reads as no locks; a tree that mirrors locks then fails the restore with CORRUPTED. */
   readonly locks?: readonly SnapshotRow[];
@@ -113,8 +131,20 @@ export function sessionRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnO
   return sessions.ids().map((id) => {
     const s = sessions.get(id);
     if (s === undefined) throw new ConclaveError(ErrorCode.CORRUPTED, `session ${id} vanished`);
-    return [id, s.timeoutMs, s.lastSeq, s.lastResult === undefined ? null : encode(s.lastResult), s.owner];
+    const last = s.outcomes.get(s.lastSeq);
+    return [id, s.timeoutMs, s.lastSeq, last === undefined ? null : encode(last), s.owner, s.forgottenThrough];
   });
+}
+
+/** The remembered outcomes other than each session's latest (that one is in its sessions row). */
+export function sessionOutcomeRows(sessions: SessionTable<TxnOutcome>, encode: (o: TxnOutcome) => Uint8Array): SnapshotRow[] {
+  const rows: SnapshotRow[] = [];
+  for (const id of sessions.ids()) {
+    const s = sessions.get(id);
+    if (s === undefined) throw new ConclaveError(ErrorCode.CORRUPTED, `session ${id} vanished`);
+    for (const [seq, outcome] of s.outcomes) if (seq !== s.lastSeq) rows.push([id, seq, encode(outcome)]);
+  }
+  return rows;
 }
 
 
@@ -146,19 +176,42 @@ export function treeFromRows(rows: Iterable<SnapshotRow>, limits: Readonly<State
   return DataTree.fromRecords(records(rows), limits);
 }
 
-export function sessionsFromRows(rows: Iterable<SnapshotRow>, decode: (b: Uint8Array) => TxnOutcome): SessionTable<TxnOutcome> {
+/**
+ * The sessions table and its remembered outcomes. A v3 row has no owner; a v4 row has no
+ * `forgotten_through`, and then only the latest request was remembered.
+ */
+export function sessionsFromRows(rows: Iterable<SnapshotRow>, outcomeRows: Iterable<SnapshotRow>, decode: (b: Uint8Array) => TxnOutcome): SessionTable<TxnOutcome> {
   const table = new SessionTable<TxnOutcome>();
+  const columns = sessionsTable.columns.length;
+  const memory = new Map<number, { lastSeq: number; forgottenThrough: number; outcomes: [number, TxnOutcome][] }>();
   for (const row of rows) {
-    if (row.length !== sessionsTable.columns.length && row.length !== sessionsTable.columns.length - 1) throw corrupt(`session row has ${row.length} cells`);
+    if (row.length < columns - 2 || row.length > columns) throw corrupt(`session row has ${row.length} cells`);
     const id = int(row[0], 'session id');
     const owner = row.length > 4 ? text(row[4], `owner of session ${id}`) : '';
     const timeoutMs = int(row[1], `timeout of session ${id}`);
     const lastSeq = int(row[2], `last seq of session ${id}`);
+    const forgottenThrough = row.length > 5 ? int(row[5], `forgotten seq of session ${id}`) : Math.max(0, lastSeq - 1);
     if (id === 0 || timeoutMs === 0) throw corrupt(`session ${id} has a zero id or timeout`);
     if (table.has(id)) throw corrupt(`duplicate session ${id}`);
+    if (forgottenThrough > lastSeq || (lastSeq > 0 && forgottenThrough === lastSeq)) throw corrupt(`session ${id} forgot through ${forgottenThrough}, its last seq being ${lastSeq}`);
     table.open(id, timeoutMs, owner);
-    if (row[3] !== null) table.remember(id, lastSeq, decode(blob(row[3], `last result of session ${id}`)));
+    const outcomes: [number, TxnOutcome][] = [];
+    if (row[3] !== null) outcomes.push([lastSeq, decode(blob(row[3], `last result of session ${id}`))]);
     else if (lastSeq !== 0) throw corrupt(`session ${id} has a last seq but no result`);
+    memory.set(id, { lastSeq, forgottenThrough, outcomes });
+  }
+  for (const row of outcomeRows) {
+    if (row.length !== sessionOutcomesTable.columns.length) throw corrupt(`session outcome row has ${row.length} cells`);
+    const id = int(row[0], 'session id of an outcome');
+    const seq = int(row[1], `seq of an outcome of session ${id}`);
+    const m = memory.get(id);
+    if (m === undefined) throw corrupt(`an outcome of session ${id}, which is not open`);
+    if (seq <= m.forgottenThrough || seq >= m.lastSeq) throw corrupt(`outcome ${seq} of session ${id} is outside its remembered range (${m.forgottenThrough}, ${m.lastSeq})`);
+    m.outcomes.push([seq, decode(blob(row[2], `outcome ${seq} of session ${id}`))]);
+  }
+  for (const [id, m] of memory) {
+    if (new Set(m.outcomes.map(([seq]) => seq)).size !== m.outcomes.length) throw corrupt(`session ${id} has an outcome twice`);
+    table.restoreMemory(id, m.lastSeq, m.forgottenThrough, m.outcomes);
   }
   return table;
 }

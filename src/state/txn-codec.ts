@@ -17,6 +17,7 @@ const Field = {
   sessionId: 2,
   seq: 3,
   identity: 4,
+  lowestUnansweredSeq: 5,
   create: 10,
   setData: 11,
   delete: 12,
@@ -149,6 +150,8 @@ export function encodeTxn(txn: Txn): Uint8Array {
   const w = new WireWriter();
   w.uint(Field.timeMs, checkCount('timeMs', txn.timeMs)).uint(Field.sessionId, checkCount('sessionId', txn.sessionId)).uint(Field.seq, checkCount('seq', txn.seq));
   if (txn.identity !== undefined) w.string(Field.identity, checkString('identity', txn.identity));
+  // Written only when given, so a txn without it encodes as it did before the field existed.
+  if (txn.lowestUnansweredSeq !== undefined && txn.lowestUnansweredSeq !== 0) w.uint(Field.lowestUnansweredSeq, checkCount('lowestUnansweredSeq', txn.lowestUnansweredSeq));
   const body = txn.body as TxnBody | undefined;
   switch (body?.type) {
     case 'multi': {
@@ -368,6 +371,7 @@ export function decodeTxn(bytes: Uint8Array): Txn {
   let sessionId = 0;
   let seq = 0;
   let identity = '';
+  let lowestUnansweredSeq = 0;
   let body: TxnBody | undefined;
   try {
     readFields(bytes, (field, wire, r) => {
@@ -382,6 +386,11 @@ export function decodeTxn(bytes: Uint8Array): Txn {
       if (field === Field.identity) {
         expectWire(field, wire, WireType.LengthDelimited);
         identity = readString(r);
+        return true;
+      }
+      if (field === Field.lowestUnansweredSeq) {
+        expectWire(field, wire, WireType.Varint);
+        lowestUnansweredSeq = r.varint();
         return true;
       }
       if (field < Field.create || field > Field.removeQuota) return false;
@@ -429,6 +438,14 @@ export function decodeTxn(bytes: Uint8Array): Txn {
     throw invalid(err instanceof Error ? err.message : 'undecodable');
   }
   if (body === undefined) throw invalid('txn has no body');
-  // Absent and empty are the same (trusted): the decoded shape of older txns stays as it was.
-  return identity === '' ? { timeMs, sessionId, seq, body } : { timeMs, sessionId, seq, identity, body };
+  // Absent and empty identity are the same (trusted).
+  // Absent fields stay absent: the decoded shape of older txns stays as it was.
+  return {
+    timeMs,
+    sessionId,
+    seq,
+    ...(lowestUnansweredSeq !== 0 ? { lowestUnansweredSeq } : {}),
+    ...(identity !== '' ? { identity } : {}),
+    body,
+  };
 }

@@ -45,6 +45,12 @@ export interface Txn {
   /** The request's sequence number in its session; 0 for none. With `sessionId` it is the request id. */
   readonly seq: number;
   /**
+   * The lowest seq of the session the client had no answer to when it sent this (Raft thesis
+   * §6.3); absent or 0: not given, read as `seq` (only the latest request is remembered). The
+   * outcomes of the session's requests below it are forgotten; a request below it is stale.
+   */
+  readonly lowestUnansweredSeq?: number;
+  /**
    * The authenticated identity that sent the request; absent or empty: trusted (auth is off, or a
    * txn the leader proposes itself), so no permission is checked.
    */

@@ -58,6 +58,31 @@ describe('the session stream', () => {
     expect(closed['closeSession']).toEqual({ deleted: [] });
   });
 
+  it('answers every pipelined write resent on a new stream from memory, from the lowest unanswered up', async () => {
+    cluster = await single();
+    const c = clients.of(cluster, 1);
+    const first = c.stream();
+    const sessionId = ((await first.request('openSession', { timeoutMs: 10_000 }))['openSession'] as { sessionId: number }).sessionId;
+    // Twenty sequential creates in flight at once; the client has had no answer yet, so each says 1.
+    const write = (s: typeof first, seq: number, lowest: number) => s.request('create', { path: '/job-', sequential: true, data: Buffer.from(String(seq)), header: { sessionId, seq, lowestUnansweredSeq: lowest } });
+    const original = await Promise.all(Array.from({ length: 20 }, (_, i) => write(first, i + 1, 1)));
+    const paths = original.map((a) => (a['create'] as { path: string }).path);
+    expect(new Set(paths).size).toBe(20);
+    // The answers were "lost": the client resends all twenty on another stream. Before the server
+    // remembered more than the latest outcome, all but the last came back STALE_REQUEST.
+    first.cancel();
+    const second = c.stream();
+    const resent = await Promise.all(Array.from({ length: 20 }, (_, i) => write(second, i + 1, 1)));
+    expect(resent.map((a) => (a['create'] as { path: string } | undefined)?.path ?? a['error'])).toEqual(paths);
+    expect((await c.call('Conclave', 'Children', { path: '/' }))['names']).toHaveLength(20);
+    // Once the client says it has had answers up to 10, those are forgotten.
+    const later = await write(second, 21, 11);
+    expect(later['create']).toBeDefined();
+    expect((await write(second, 5, 11))['error']).toMatchObject({ code: 'STALE_REQUEST' });
+    expect((await write(second, 15, 11))['create']).toMatchObject({ path: paths[14] });
+    second.end();
+  });
+
   it('answers everything in flight before ending a half-closed stream', async () => {
     cluster = await single();
     const s = clients.of(cluster, 1).stream();

@@ -233,8 +233,8 @@ describe('ACLs in the state machine', () => {
     cap.znodes.end();
     expect(cap.rows.acls).toEqual(rows.acls);
     expect(cap.rows.quotas).toEqual(rows.quotas);
-    expect(stateSnapshotTables.map((t) => t.name)).toEqual(['znodes', 'sessions', 'members', 'locks', 'acls', 'quotas']);
-    for (const t of stateSnapshotTables.slice(4)) expect(rows[t.name as 'acls' | 'quotas'].every((r) => r.length === t.columns.length)).toBe(true);
+    expect(stateSnapshotTables.map((t) => t.name)).toEqual(['znodes', 'sessions', 'members', 'locks', 'acls', 'quotas', 'session_outcomes']);
+    for (const t of stateSnapshotTables.slice(4, 6)) expect(rows[t.name as 'acls' | 'quotas'].every((r) => r.length === t.columns.length)).toBe(true);
     const copy = new ConclaveStateMachine();
     copy.apply(1, encodeTxn({ timeMs: 0, sessionId: 0, seq: 0, body: { type: 'setAcl', path: '/z', grants: [{ identity: 'z', perms: ['read'] }] } }));
     const oldVersion = copy.acls.version;

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../src/common/errors.js';
 import { ConclaveStateMachine, type ApplyResult } from '../../src/state/state-machine.js';
 import { stateSnapshotTables } from '../../src/state/state-snapshot.js';
 import { decodeMemberAddresses, encodeMemberAddresses } from '../../src/state/members.js';
+import { REMEMBERED_PER_SESSION_MAX } from '../../src/state/sessions.js';
 import { encodeTxn } from '../../src/state/txn-codec.js';
 import type { Txn, TxnBody } from '../../src/state/txn.js';
 
@@ -160,6 +161,91 @@ describe('sessions', () => {
     expect(d.sm.sessions.get(5)).toMatchObject({ lastSeq: 7 });
     // A request id needs a session.
     expect(d.apply({ type: 'check', path: '/', version: -1 }, { seq: 3 })).toMatchObject({ ok: false, error: { code: ErrorCode.BAD_ARGUMENTS } });
+  });
+});
+
+describe('request memory for pipelined writes (Raft thesis §6.3)', () => {
+  const put = (d: Driver, seq: number, lowestUnansweredSeq: number | undefined, name = `n${seq}`): ApplyResult =>
+    d.apply({ type: 'create', path: `/${name}`, data: none, kind: 'persistent' }, { sessionId: 5, seq, ...(lowestUnansweredSeq !== undefined ? { lowestUnansweredSeq } : {}) });
+
+  it('answers a resend of any write from the lowest unanswered one up from memory', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 5, timeoutMs: 1000 });
+    // Five writes in flight at once: each says the client still waits on seq 1.
+    const firsts = [1, 2, 3, 4, 5].map((seq) => put(d, seq, 1));
+    expect(firsts.every((r) => r.ok)).toBe(true);
+    // The connection dropped with all five unanswered: each resend gets its original answer.
+    for (const seq of [1, 2, 3, 4, 5]) expect(put(d, seq, 1)).toEqual({ ...firsts[seq - 1], events: [], duplicate: true });
+    expect(d.sm.tree.children('/').names).toEqual(['n1', 'n2', 'n3', 'n4', 'n5']);
+    // The client has had answers up to 3: those are forgotten, 4 and 5 still remembered.
+    expect(put(d, 6, 4)).toMatchObject({ ok: true });
+    expect(put(d, 2, 4)).toMatchObject({ ok: false, error: { code: ErrorCode.STALE_REQUEST } });
+    expect(put(d, 4, 4)).toMatchObject({ ok: true, duplicate: true });
+    expect(d.sm.sessions.get(5)).toMatchObject({ lastSeq: 6, forgottenThrough: 3 });
+    expect([...(d.sm.sessions.get(5)?.outcomes.keys() ?? [])]).toEqual([4, 5, 6]);
+    // A lowest unanswered seq above the request itself is taken as the request's own.
+    expect(put(d, 7, 100)).toMatchObject({ ok: true });
+    expect(put(d, 7, 100)).toMatchObject({ ok: true, duplicate: true });
+    expect(d.sm.sessions.get(5)).toMatchObject({ forgottenThrough: 6 });
+  });
+
+  it('applies a write that never reached the log after a later one was applied, then remembers both', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 5, timeoutMs: 1000 });
+    expect(put(d, 1, 1)).toMatchObject({ ok: true });
+    expect(put(d, 3, 1)).toMatchObject({ ok: true });
+    // Seq 2 was lost on the way (never applied): its resend is applied now, not refused as stale.
+    expect(put(d, 2, 1)).toMatchObject({ ok: true, result: { path: '/n2' } });
+    expect(put(d, 2, 1)).toMatchObject({ duplicate: true });
+    expect(put(d, 3, 1)).toMatchObject({ duplicate: true, result: { path: '/n3' } });
+    expect(d.sm.sessions.get(5)).toMatchObject({ lastSeq: 3 });
+    expect([...(d.sm.sessions.get(5)?.outcomes.keys() ?? [])]).toEqual([1, 2, 3]);
+  });
+
+  it('remembers only the latest for a client that does not say what it waits on', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 5, timeoutMs: 1000 });
+    put(d, 1, undefined);
+    put(d, 2, undefined);
+    expect(put(d, 1, undefined)).toMatchObject({ ok: false, error: { code: ErrorCode.STALE_REQUEST } });
+    expect(put(d, 2, undefined)).toMatchObject({ ok: true, duplicate: true });
+  });
+
+  it('forgets the oldest outcome beyond the bound, so a client that never acknowledges cannot grow it', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 5, timeoutMs: 1000 });
+    for (let seq = 1; seq <= REMEMBERED_PER_SESSION_MAX + 2; seq++) put(d, seq, 1);
+    expect(d.sm.sessions.get(5)?.outcomes.size).toBe(REMEMBERED_PER_SESSION_MAX);
+    expect(put(d, 2, 1)).toMatchObject({ ok: false, error: { code: ErrorCode.STALE_REQUEST } });
+    expect(put(d, 3, 1)).toMatchObject({ ok: true, duplicate: true });
+  });
+
+  it('survives a snapshot: the copy answers the same resends the same way and has the same digest', () => {
+    const d = new Driver();
+    d.apply({ type: 'createSession', sessionId: 5, timeoutMs: 1000 });
+    for (const seq of [1, 2, 4, 3, 5]) put(d, seq, 2);
+    const rows = d.sm.snapshotRows();
+    expect(rows.sessions).toEqual([[5, 1000, 5, expect.any(Uint8Array), '', 1]]);
+    expect(rows.sessionOutcomes.map((r) => r.slice(0, 2))).toEqual([[5, 2], [5, 3], [5, 4]]);
+    const copy = new Driver();
+    copy.sm.restore(rows, d.index);
+    copy.index = d.index;
+    expect(copy.sm.digest()).toBe(d.sm.digest());
+    for (const driver of [d, copy]) {
+      expect(put(driver, 3, 2)).toMatchObject({ duplicate: true, result: { path: '/n3' } });
+      expect(put(driver, 1, 2)).toMatchObject({ ok: false, error: { code: ErrorCode.STALE_REQUEST } });
+    }
+    expect(copy.sm.digest()).toBe(d.sm.digest());
+
+    // A v4 row (no forgotten_through, no outcome table) remembered only the latest.
+    const v4 = new Driver();
+    v4.sm.restore({ ...rows, sessions: rows.sessions.map((r) => r.slice(0, 5)), sessionOutcomes: undefined }, d.index);
+    expect(v4.sm.sessions.get(5)).toMatchObject({ lastSeq: 5, forgottenThrough: 4 });
+
+    // Outcome rows that do not fit the session's range are CORRUPTED.
+    for (const bad of [[[5, 1, new Uint8Array()]], [[5, 5, new Uint8Array()]], [[6, 3, new Uint8Array()]], [[5, 3]]]) {
+      expect(() => new Driver().sm.restore({ ...rows, sessionOutcomes: bad }, d.index)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPTED }));
+    }
   });
 });
 

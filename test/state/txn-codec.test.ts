@@ -37,6 +37,8 @@ const samples: Txn[] = [
   { timeMs: 12, sessionId: 3, seq: 6, body: { type: 'lockAcquire', name: 'job.7', kind: 'rwlock', mode: 'shared', permits: 0, wait: true, delayMs: 5000, value: bytes('host-a:4181') } },
   { timeMs: 13, sessionId: 3, seq: 0, body: { type: 'lockAcquire', name: 'pool', kind: 'semaphore', mode: 'exclusive', permits: 5, wait: false, delayMs: 0, value: new Uint8Array(0) } },
   { timeMs: 14, sessionId: 3, seq: 7, body: { type: 'lockRelease', name: 'job.7' } },
+  { timeMs: 17, sessionId: 3, seq: 9, lowestUnansweredSeq: 4, body: { type: 'delete', path: '/a', version: -1 } },
+  { timeMs: 18, sessionId: 3, seq: 10, lowestUnansweredSeq: 10, identity: 'app', body: { type: 'lockRelease', name: 'job.7' } },
   { timeMs: 15, sessionId: 3, seq: 0, body: { type: 'lockCancel', name: 'pool' } },
   { timeMs: 16, sessionId: 0, seq: 0, body: { type: 'lockWake', name: 'm' } },
 ];
@@ -54,6 +56,13 @@ function decodeError(b: Uint8Array): ConclaveError | undefined {
 describe('txn codec', () => {
   it.each(samples.map((t) => [t.body.type, t] as const))('round-trips %s', (_, txn) => {
     expect(decodeTxn(encodeTxn(txn))).toEqual(txn);
+  });
+
+  it('leaves lowestUnansweredSeq out when it is 0 or absent, so older txns encode as they did', () => {
+    const base: Txn = { timeMs: 1, sessionId: 3, seq: 2, body: { type: 'delete', path: '/a', version: -1 } };
+    expect(encodeTxn({ ...base, lowestUnansweredSeq: 0 })).toEqual(encodeTxn(base));
+    expect(decodeTxn(encodeTxn({ ...base, lowestUnansweredSeq: 0 }))).toEqual(base);
+    expect(encodeTxn({ ...base, lowestUnansweredSeq: 1 }).length).toBeGreaterThan(encodeTxn(base).length);
   });
 
   it('fills in proto3 defaults for omitted create fields', () => {
