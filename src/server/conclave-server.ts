@@ -197,6 +197,7 @@ export class ConclaveServer {
           stateVersion: STATE_VERSION,
           tables: stateSnapshotTables,
           everyEntries: cfg.snapshotEveryEntries,
+          stateRows: () => this.sm.tree.nodeCount(),
           fill: async (w) => {
             // A point-in-time view at the applied index, read a chunk per turn while applies go on
             // (copying a large tree at once stalled the event loop for ~0.4 s per 100k znodes).

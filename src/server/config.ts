@@ -83,7 +83,7 @@ export const SERVER_OPTIONS = {
   'peer-dial': ['CONCLAVE_PEER_DIAL', 'dial member ID at this address instead of its advertised peer address (a proxy, NAT): ID=host:port,…'],
   'tick-ms': ['CONCLAVE_TICK_MS', 'Raft tick (default 100)'],
   'election-ticks': ['CONCLAVE_ELECTION_TICKS', 'election timeout in ticks, randomized up to twice (default 10)'],
-  'snapshot-every': ['CONCLAVE_SNAPSHOT_EVERY', 'entries between snapshots (default 10000)'],
+  'snapshot-every': ['CONCLAVE_SNAPSHOT_EVERY', 'entries between snapshots, at least (default 10000; also a quarter of the znodes)'],
   'session-timeout-min-ms': ['CONCLAVE_SESSION_TIMEOUT_MIN_MS', 'smallest session timeout granted (default 1000)'],
   'session-timeout-max-ms': ['CONCLAVE_SESSION_TIMEOUT_MAX_MS', 'largest session timeout granted (default 60000)'],
   'max-sessions-per-client': ['CONCLAVE_MAX_SESSIONS_PER_CLIENT', 'open sessions one client host may hold, 0 for no limit (default 1000)'],

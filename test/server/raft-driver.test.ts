@@ -23,6 +23,8 @@ class Replica {
   /** Snapshots installed from a leader while running (not the one loaded at start). */
   installs = 0;
   started = false;
+  /** The state's size in rows as the driver sees it (default: the values held). */
+  stateRows = (): number => this.values.size;
   /** Errors that stopped this replica's driver (none are expected). */
   readonly fatal: unknown[] = [];
   driver!: RaftDriver;
@@ -65,6 +67,7 @@ class Replica {
           stateVersion: 1,
           tables: TABLES,
           everyEntries: 20,
+          stateRows: () => this.stateRows(),
           // Rows are captured synchronously: a consistent view at the applied index.
           fill: async (w) => {
             const rows = [...this.values.entries()];
@@ -145,6 +148,23 @@ describe('the Raft driver (shell) with real disks', () => {
     for (const r of rs) expect(r.ordered()).toEqual(expected);
     // Snapshots were taken along the way (every 20 entries).
     expect(rs.some((r) => r.driver.stats.snapshots > 0)).toBe(true);
+  });
+
+  it('waits for new entries worth a quarter of a large state before the next snapshot', async () => {
+    const { replicas: rs } = await cluster(1);
+    const [r] = rs as [Replica];
+    // A state of 400 rows: 100 new entries between snapshots, not 20 (--snapshot-every).
+    r.stateRows = () => 400;
+    for (let i = 1; i <= 99; i++) await write(rs, `v${i}`);
+    expect(r.driver.stats.snapshots).toBe(0);
+    await write(rs, 'v100');
+    await until('a snapshot after 100 entries', () => r.driver.stats.snapshots === 1);
+    for (let i = 101; i <= 199; i++) await write(rs, `v${i}`);
+    expect(r.driver.stats.snapshots).toBe(1);
+    // A small state goes back to --snapshot-every.
+    r.stateRows = () => 0;
+    for (let i = 200; i <= 225; i++) await write(rs, `v${i}`);
+    await until('snapshots every 20 entries again', () => r.driver.stats.snapshots >= 2);
   });
 
   it('a follower refuses a proposal with NOT_LEADER and the leader hint', async () => {
