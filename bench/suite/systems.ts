@@ -27,13 +27,20 @@ export interface SystemDef {
   dataDirs(dir: string): string[];
 }
 
+/**
+ * How long a cluster may take to become ready. Generous: a restart on a million znodes takes tens
+ * of seconds on two cores (the time is what the start workload measures; a deadline only catches
+ * a cluster that never comes up).
+ */
+const READY_TIMEOUT_MS = 300_000;
+
 export function systemDef(name: SystemName, opts: { cpuProfDir?: string | undefined }): SystemDef {
   switch (name) {
     case 'conclave':
       return {
         name,
         binaries: [join(import.meta.dirname, '../../src/cli/main.js')],
-        start: (dir) => startConclaveCluster({ dir, ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}) }),
+        start: (dir) => startConclaveCluster({ dir, timeoutMs: READY_TIMEOUT_MS, ...(opts.cpuProfDir ? { cpuProfDir: opts.cpuProfDir } : {}) }),
         connect: (endpoints) => ConclaveAdapter.connect(endpoints),
         dataDirs: conclaveDataDirs,
       };
@@ -41,7 +48,7 @@ export function systemDef(name: SystemName, opts: { cpuProfDir?: string | undefi
       return {
         name,
         binaries: ['/usr/bin/etcd'],
-        start: (dir) => startEtcdCluster({ dir }),
+        start: (dir) => startEtcdCluster({ dir, timeoutMs: READY_TIMEOUT_MS }),
         connect: async (endpoints) => new EtcdAdapter(endpoints),
         dataDirs: (dir) => [1, 2, 3].map((i) => join(dir, `etcd-${i}`)),
       };
@@ -49,7 +56,7 @@ export function systemDef(name: SystemName, opts: { cpuProfDir?: string | undefi
       return {
         name,
         binaries: ['/usr/bin/java', '/usr/share/java/zookeeper.jar', '/usr/share/java/slf4j-simple.jar'],
-        start: (dir) => startZooKeeperCluster({ dir }),
+        start: (dir) => startZooKeeperCluster({ dir, timeoutMs: READY_TIMEOUT_MS }),
         connect: (endpoints) => ZooKeeperAdapter.connect(endpoints),
         dataDirs: (dir) => [1, 2, 3].map((i) => join(dir, `zk-${i}`)),
       };

@@ -345,7 +345,7 @@ export class DataTree {
     if (parent.kind === 'ephemeral') throw fail(ErrorCode.NO_CHILDREN_FOR_EPHEMERALS, `${parentName} is ephemeral`, { path: actual });
     this.#sizes?.admit(actual, 1, data.length);
 
-    const node = new Znode(Uint8Array.from(data), kind, kind === 'ephemeral' ? sessionId : 0, ttlMs, zxid, timeMs);
+    const node = new Znode(new Uint8Array(data), kind, kind === 'ephemeral' ? sessionId : 0, ttlMs, zxid, timeMs);
     this.#link(actual, node, parent, zxid);
     return { path: actual, stat: node.stat() };
   }
@@ -358,7 +358,7 @@ export class DataTree {
     if (grown > 0) this.#sizes?.admit(path, 0, grown);
     const prev = { data: node.data, version: node.version, mzxid: node.mzxid, mtime: node.mtime };
     this.#preserve(path, node);
-    node.data = Uint8Array.from(data);
+    node.data = new Uint8Array(data);
     node.version++;
     node.mzxid = zxid;
     node.mtime = timeMs;
@@ -472,15 +472,19 @@ export class DataTree {
       }
       if (!isZnodeKind(r.kind)) throw corrupt(`unknown kind ${String(r.kind)}`, r.path);
       if (!(r.data instanceof Uint8Array)) throw corrupt('data is not bytes', r.path);
-      const numbers = [r.czxid, r.mzxid, r.pzxid, r.ctime, r.mtime, r.version, r.cversion, r.ephemeralOwner, r.ttlMs];
-      if (!numbers.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) throw corrupt('bad stat field', r.path);
+      if (!(isCount(r.czxid) && isCount(r.mzxid) && isCount(r.pzxid) && isCount(r.ctime) && isCount(r.mtime) && isCount(r.version) && isCount(r.cversion) && isCount(r.ephemeralOwner) && isCount(r.ttlMs))) {
+        throw corrupt('bad stat field', r.path);
+      }
       if ((r.kind === 'ephemeral') !== r.ephemeralOwner > 0) throw corrupt('ephemeral owner does not match kind', r.path);
       if ((r.kind === 'ttl') !== r.ttlMs > 0) throw corrupt('ttl does not match kind', r.path);
       if (r.path === ROOT) {
         if (sawRoot) throw corrupt('duplicate', r.path);
         sawRoot = true;
       } else if (nodes.has(r.path)) throw corrupt('duplicate', r.path);
-      const node = new Znode(Uint8Array.from(r.data), r.kind, r.ephemeralOwner, r.ttlMs, r.czxid, r.ctime);
+      // A row's data that owns its whole buffer (as SQLite's are) is kept as it is; a view is copied,
+      // so the node does not keep a larger buffer alive. Data is never changed in place.
+      const owned = r.data.byteOffset === 0 && r.data.byteLength === r.data.buffer.byteLength;
+      const node = new Znode(owned ? r.data : new Uint8Array(r.data), r.kind, r.ephemeralOwner, r.ttlMs, r.czxid, r.ctime);
       node.mzxid = r.mzxid;
       node.pzxid = r.pzxid;
       node.mtime = r.mtime;
@@ -494,7 +498,7 @@ export class DataTree {
       const parent = nodes.get(parentPath(path));
       if (parent === undefined) throw corrupt('parent missing', path);
       if (parent.kind === 'ephemeral') throw corrupt('child of an ephemeral', path);
-      parent.children.add(baseName(path));
+      parent.addChild(baseName(path));
       tree.#index(path, node, true);
     }
     return tree;
@@ -530,8 +534,7 @@ export class DataTree {
     this.#preserve(parentPath(path), parent);
     const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
     this.#nodes.set(path, node);
-    parent.children.add(name);
-    parent.sortedChildren = undefined;
+    parent.addChild(name);
     parent.cversion++;
     parent.pzxid = zxid;
     this.#dataBytes += node.data.length;
@@ -543,8 +546,7 @@ export class DataTree {
       this.#dataBytes -= node.data.length;
       parent.pzxid = prev.pzxid;
       parent.cversion = prev.cversion;
-      parent.sortedChildren = undefined;
-      parent.children.delete(name);
+      parent.deleteChild(name);
       this.#nodes.delete(path);
     });
   }
@@ -557,8 +559,7 @@ export class DataTree {
     this.#preserve(parentPath(path), parent);
     const prev = { cversion: parent.cversion, pzxid: parent.pzxid };
     this.#nodes.delete(path);
-    parent.children.delete(name);
-    parent.sortedChildren = undefined;
+    parent.deleteChild(name);
     parent.cversion++;
     parent.pzxid = zxid;
     this.#dataBytes -= node.data.length;
@@ -570,8 +571,7 @@ export class DataTree {
       this.#dataBytes += node.data.length;
       parent.pzxid = prev.pzxid;
       parent.cversion = prev.cversion;
-      parent.sortedChildren = undefined;
-      parent.children.add(name);
+      parent.addChild(name);
       this.#nodes.set(path, node);
     });
   }
@@ -598,6 +598,10 @@ export class DataTree {
   #rollback(undo: Array<() => void>): void {
     while (undo.length > 0) (undo.pop() as () => void)();
   }
+}
+
+function isCount(n: unknown): boolean {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 function checkTxnArgs(zxid: number, timeMs: number): void {

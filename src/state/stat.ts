@@ -42,6 +42,9 @@ export interface ZnodeRecord extends Omit<Stat, 'dataLength' | 'numChildren'> {
   readonly ttlMs: number;
 }
 
+/** The children of every leaf: most znodes have none. Never mutated (Znode.addChild allocates a set). */
+const NO_CHILDREN: ReadonlySet<string> = new Set<string>();
+
 /** The in-memory znode. Mutated only by `DataTree`. */
 export class Znode {
   data: Uint8Array;
@@ -55,7 +58,11 @@ export class Znode {
   readonly ephemeralOwner: number;
   readonly kind: ZnodeKind;
   readonly ttlMs: number;
-  readonly children = new Set<string>();
+  /**
+   * Child names, allocated with the first child: an empty Set for each of a million leaves cost
+   * ~100 MB and a large share of the GC time of restoring them.
+   */
+  #children: Set<string> | undefined;
   /** Cache of `children` sorted; dropped on every change. */
   sortedChildren: readonly string[] | undefined;
   /** The tree capture (see `TreeCapture`) that already holds this node's row: it needs no other. */
@@ -68,6 +75,20 @@ export class Znode {
     this.ttlMs = ttlMs;
     this.czxid = this.mzxid = this.pzxid = zxid;
     this.ctime = this.mtime = timeMs;
+  }
+
+  get children(): ReadonlySet<string> {
+    return this.#children ?? NO_CHILDREN;
+  }
+
+  addChild(name: string): void {
+    (this.#children ??= new Set()).add(name);
+    this.sortedChildren = undefined;
+  }
+
+  deleteChild(name: string): void {
+    if (this.#children?.delete(name) === true && this.#children.size === 0) this.#children = undefined;
+    this.sortedChildren = undefined;
   }
 
   stat(): Stat {

@@ -137,7 +137,7 @@ function decodePayload(payload: Uint8Array): WalRecord {
   let data: Uint8Array = new Uint8Array(0);
   while (!r.done()) {
     const [field, wire] = r.tag();
-    if (type === RecordType.Entry && field === 4 && wire === WireType.LengthDelimited) data = Uint8Array.from(r.bytes());
+    if (type === RecordType.Entry && field === 4 && wire === WireType.LengthDelimited) data = new Uint8Array(r.bytes());
     else if (wire === WireType.Varint) fields.set(field, r.varint());
     else r.skip(wire);
   }

@@ -124,7 +124,7 @@ function readEntry(bytes: Uint8Array): Entry {
   let data: Uint8Array = new Uint8Array(0);
   while (!r.done()) {
     const [field, wire] = r.tag();
-    if (field === 4 && wire === WireType.LengthDelimited) data = Uint8Array.from(r.bytes());
+    if (field === 4 && wire === WireType.LengthDelimited) data = new Uint8Array(r.bytes());
     else if (wire === WireType.Varint) {
       const v = r.varint();
       if (field === 1) term = v;
@@ -144,7 +144,7 @@ function readChunk(bytes: Uint8Array): SnapshotChunk {
     const [field, wire] = r.tag();
     if (wire === WireType.LengthDelimited) {
       if (field === 1) meta = readMeta(r.bytes());
-      else if (field === 5) c.data = Uint8Array.from(r.bytes());
+      else if (field === 5) c.data = new Uint8Array(r.bytes());
       else r.skip(wire);
     } else if (wire === WireType.Varint) {
       const v = r.varint();
