@@ -438,14 +438,10 @@ export function decodeTxn(bytes: Uint8Array): Txn {
     throw invalid(err instanceof Error ? err.message : 'undecodable');
   }
   if (body === undefined) throw invalid('txn has no body');
-  // Absent and empty identity are the same (trusted).
-  // Absent fields stay absent: the decoded shape of older txns stays as it was.
-  return {
-    timeMs,
-    sessionId,
-    seq,
-    ...(lowestUnansweredSeq !== 0 ? { lowestUnansweredSeq } : {}),
-    ...(identity !== '' ? { identity } : {}),
-    body,
-  };
+  // Absent fields stay absent, so the decoded shape of older txns stays as it was; an empty
+  // identity is the same as none (trusted).
+  const txn: { -readonly [K in keyof Txn]: Txn[K] } = { timeMs, sessionId, seq, body };
+  if (lowestUnansweredSeq !== 0) txn.lowestUnansweredSeq = lowestUnansweredSeq;
+  if (identity !== '') txn.identity = identity;
+  return txn;
 }
