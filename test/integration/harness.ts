@@ -16,16 +16,29 @@ export { until };
 
 const CLI = join(import.meta.dirname, '../../dist/src/cli/main.js');
 
+/** Ports this process has handed out: the kernel may offer a just-closed port again. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free now on 127.0.0.1, never one handed out before in this process. (A fake StatefulSet
+ * takes fifteen ports at once; the kernel gave the same port twice, and two pods clashed on it.)
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const addr = s.address();
+        const p = typeof addr === 'object' && addr ? addr.port : 0;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 
