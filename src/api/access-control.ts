@@ -71,7 +71,8 @@ function pathsOf(req: Req): { path?: string; paths?: string[] } {
   return {};
 }
 
-function sessionOf(req: Req): number {
+/** The session a request (or an OpenSession answer) names: a write's header, else its `sessionId` field; 0 for none. */
+export function sessionOf(req: Req): number {
   const h = req['header'] as Req | undefined;
   const fromHeader = typeof h?.['sessionId'] === 'number' ? h['sessionId'] : 0;
   if (fromHeader > 0) return fromHeader;

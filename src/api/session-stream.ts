@@ -10,7 +10,7 @@ import { ConclaveError, ErrorCode, isConclaveError } from '../common/errors.js';
 import type { Caller } from '../security/authenticator.js';
 import type { ConclaveServer } from '../server/conclave-server.js';
 import { ANSWERED, type CallContext, type Handler, type OneShotKind } from './conclave-service.js';
-import { guardedCall, refusedAtTheDoor } from './access-control.js';
+import { guardedCall, refusedAtTheDoor, sessionOf } from './access-control.js';
 import { toErrorFrame, toServiceError } from './error-status.js';
 import type { Req } from './request-parsing.js';
 
@@ -137,7 +137,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       outstanding++;
       const started = performance.now();
       const body = (frame[op] ?? {}) as Req;
-      streamSessionId = sessionNamedBy(body) || streamSessionId;
+      streamSessionId = sessionOf(body) || streamSessionId;
       const ctx: CallContext = { clientHost, caller, signal: gone.signal, streamSessionId, stream: { requestId: id, watchOnce: (kind, path) => watches.watchOnce(id, kind, path) } };
       let promise: Promise<object>;
       try {
@@ -147,7 +147,7 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
       }
       promise.then(
         (res) => {
-          if (method === 'OpenSession') streamSessionId = sessionNamedBy(res as Req) || streamSessionId;
+          if (method === 'OpenSession') streamSessionId = sessionOf(res as Req) || streamSessionId;
           server.metrics?.requests.observe({ method, code: 'OK' }, (performance.now() - started) / 1000);
           if (res !== ANSWERED) send({ id, [RESPONSE_FIELD_OF[op] ?? op]: res }, answerBytes(res));
         },
@@ -173,13 +173,6 @@ export function sessionStreamHandler(deps: SessionStreamDeps) {
     call.on('cancelled', close);
     call.on('close', close);
   };
-}
-
-/** The session a request or answer names (a write's header, a keep-alive's or an opened session's id), or 0. */
-function sessionNamedBy(body: Req): number {
-  const header = body['header'] as Req | undefined;
-  const id = typeof header?.['sessionId'] === 'number' ? header['sessionId'] : body['sessionId'];
-  return typeof id === 'number' && id > 0 ? id : 0;
 }
 
 /** About how many bytes an answer takes on the wire: its data and child names dominate. */
